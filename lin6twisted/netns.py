@@ -203,7 +203,7 @@ class Namespace:
         """
         Add an IPv6 route (C{dest} may be C{default}).
         """
-        words = ["-6", "route", "add", dest]
+        words = ["route", "add", "::/0" if dest == "default" else dest]
         if via:
             words += ["via", via]
         if dev:
@@ -214,7 +214,7 @@ class Namespace:
         """
         Add or replace an IPv6 route.
         """
-        words = ["-6", "route", "replace", dest]
+        words = ["route", "replace", "::/0" if dest == "default" else dest]
         if via:
             words += ["via", via]
         if dev:
