@@ -179,6 +179,12 @@ class Namespace:
         """
         _run(["ip", "-netns", self.name, "-batch", "-"], input="\n".join(batch) + "\n")
 
+    def ip6(self, *batch: str) -> None:
+        """
+        Like L{ip}, with C{-6} for every command (rules, IPv6 routes).
+        """
+        _run(["ip", "-6", "-netns", self.name, "-batch", "-"], input="\n".join(batch) + "\n")
+
     def sysctl(self, key: str, value: str | int) -> None:
         """
         Set a sysctl inside the namespace.
