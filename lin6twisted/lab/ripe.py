@@ -91,6 +91,8 @@ class RTTMatrix:
         stats: dict[tuple[str, str], RTTStat] = {}
         skipped = 0
         for lineno, row in enumerate(it, start=2):
+            if len(row) < 7:
+                raise MatrixError(f"{name}: line {lineno}: expected 7 columns, got {len(row)}")
             try:
                 a, b = row[0].strip().upper(), row[1].strip().upper()
                 # rtt_std is empty where a pair has a single measurement.
