@@ -17,6 +17,8 @@ from twisted.python import usage
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help).  The module defines Options and run(options).
+    "pki": ("lin6twisted.pki.cli", "Create the deployment CA and role certificates."),
+    "resolve": ("lin6twisted.dns.cli", "Resolve a name the LIN6 way (AAAA, then reverse TXT)."),
 }
 
 
