@@ -18,6 +18,7 @@ from twisted.python import usage
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help).  The module defines Options and run(options).
     "pki": ("lin6twisted.pki.cli", "Create the deployment CA and role certificates."),
+    "directory": ("lin6twisted.directory.cli", "Serve or check the subscriber directory (LDIF)."),
     "resolve": ("lin6twisted.dns.cli", "Resolve a name the LIN6 way (AAAA, then reverse TXT)."),
 }
 

@@ -22,7 +22,7 @@ from attrs import define, field
 
 __all__ = ["GROUPS", "Figure", "Recorder", "median", "timeRate"]
 
-GROUPS: tuple[str, ...] = ("wire", "fuzz", "ls", "ma", "dp", "paper", "selection")
+GROUPS: tuple[str, ...] = ("wire", "fuzz", "directory", "ls", "ma", "dp", "paper", "selection")
 """Every group, in the order C{tox -e bench} runs them."""
 
 
