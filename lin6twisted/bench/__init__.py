@@ -22,7 +22,9 @@ from attrs import define, field
 
 __all__ = ["GROUPS", "Figure", "Recorder", "median", "timeRate"]
 
-GROUPS: tuple[str, ...] = ("wire", "fuzz", "directory", "ls", "ma", "dp", "paper", "selection")
+GROUPS: tuple[str, ...] = (
+    "wire", "fuzz", "directory", "ls", "ma", "resolvd", "dp", "paper", "selection",
+)  # fmt: skip
 """Every group, in the order C{tox -e bench} runs them."""
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "SAMPLE_ADMIN_DN",
     "SAMPLE_ADMIN_PASSWORD",
     "SAMPLE_BASE_DN",
+    "SAMPLE_COUNT",
     "SAMPLE_CS1",
     "SAMPLE_CS2",
     "SAMPLE_DISABLED",
@@ -41,6 +42,7 @@ __all__ = [
     "SAMPLE_PREMIUM",
     "SAMPLE_READER_DN",
     "SAMPLE_READER_PASSWORD",
+    "SAMPLE_SERVICE",
     "PumpEndpoint",
     "Slapd",
     "sampleDirectory",
@@ -60,6 +62,10 @@ SAMPLE_PREMIUM: Final = NodeID.fromString("201:4a00:0:3")
 """Mobile node, premium, enabled, key id 7."""
 SAMPLE_DISABLED: Final = NodeID.fromString("201:4a00:0:4")
 """Mobile node, normal, disabled."""
+SAMPLE_SERVICE: Final = NodeID.fromString("201:4a00:0:100")
+"""The content servers' shared service Node ID (stream.lin6.example), premium."""
+SAMPLE_COUNT: Final = 6
+"""How many subscriber entries the sample LDIF holds."""
 
 
 def sampleDirectory() -> EmbeddedDirectory:

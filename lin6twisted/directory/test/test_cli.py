@@ -15,7 +15,7 @@ from lin6twisted.cli import Options as TopOptions
 from lin6twisted.directory.cli import Options, check, serverService
 from lin6twisted.directory.embedded import DirectoryServerFactory
 from lin6twisted.directory.test.test_embedded import HEADER, subscriberLDIF
-from lin6twisted.directory.testing import SAMPLE_LDIF, sampleDirectory
+from lin6twisted.directory.testing import SAMPLE_COUNT, SAMPLE_LDIF, sampleDirectory
 
 
 class OptionsTests(SynchronousTestCase):
@@ -80,7 +80,7 @@ class CheckTests(SynchronousTestCase):
         self.assertIn("OK 201:4a00:0:3 mn-premium mobile premium key 7 enabled", text)
         self.assertIn("OK 201:4a00:0:4 mn-disabled mobile normal key 1 DISABLED", text)
         self.assertIn("OK 1:4a00:0:1 content-server-1 stationary premium", text)
-        self.assertTrue(text.endswith("5 valid, 0 refused\n"))
+        self.assertTrue(text.endswith(f"{SAMPLE_COUNT} valid, 0 refused\n"))
 
     def test_refused(self) -> None:
         """

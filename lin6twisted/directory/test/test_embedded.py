@@ -26,6 +26,7 @@ from lin6twisted.directory.embedded import (
     loadLDIF,
 )
 from lin6twisted.directory.testing import (
+    SAMPLE_COUNT,
     SAMPLE_CS1,
     SAMPLE_CS2,
     SAMPLE_DISABLED,
@@ -34,6 +35,7 @@ from lin6twisted.directory.testing import (
     SAMPLE_PREMIUM,
     SAMPLE_READER_DN,
     SAMPLE_READER_PASSWORD,
+    SAMPLE_SERVICE,
 )
 
 HEADER = """\
@@ -197,12 +199,15 @@ class EmbeddedDirectoryTests(SynchronousTestCase):
 
     def test_sample(self) -> None:
         """
-        The sample holds two stationary content servers and three mobile
-        nodes (normal, premium, disabled), each with a key.
+        The sample holds two stationary content servers, three mobile
+        nodes (normal, premium, disabled) and the content servers' shared
+        service Node ID, each with a key.
         """
         directory = EmbeddedDirectory.fromLDIF(SAMPLE_LDIF)
         found = {}
-        for nodeID in (SAMPLE_CS1, SAMPLE_CS2, SAMPLE_NORMAL, SAMPLE_PREMIUM, SAMPLE_DISABLED):
+        everyone = (SAMPLE_CS1, SAMPLE_CS2, SAMPLE_NORMAL, SAMPLE_PREMIUM, SAMPLE_DISABLED,
+                    SAMPLE_SERVICE)  # fmt: skip
+        for nodeID in everyone:
             s = self.successResultOf(directory.lookup(nodeID))
             assert s is not None
             self.assertEqual(s.nodeID, nodeID)
@@ -216,9 +221,10 @@ class EmbeddedDirectoryTests(SynchronousTestCase):
                 SAMPLE_NORMAL: (True, ServiceLevel.NORMAL, True),
                 SAMPLE_PREMIUM: (True, ServiceLevel.PREMIUM, True),
                 SAMPLE_DISABLED: (True, ServiceLevel.NORMAL, False),
+                SAMPLE_SERVICE: (True, ServiceLevel.PREMIUM, True),
             },
         )
-        self.assertEqual(len(directory), 5)
+        self.assertEqual(len(directory), SAMPLE_COUNT)
 
     def test_unknown(self) -> None:
         """
@@ -309,7 +315,7 @@ class EmbeddedDirectoryTests(SynchronousTestCase):
         Entries of other classes (accounts, units) are not subscribers.
         """
         directory = EmbeddedDirectory.fromLDIF(SAMPLE_LDIF)
-        self.assertEqual(len(directory.entries()), 5)
+        self.assertEqual(len(directory.entries()), SAMPLE_COUNT)
         self.assertEqual(directory.unreachable, [])
 
 

@@ -26,6 +26,7 @@ from lin6twisted.directory.embedded import DirectoryServerFactory
 from lin6twisted.directory.ldap import LDAPDirectory
 from lin6twisted.directory.testing import (
     SAMPLE_BASE_DN,
+    SAMPLE_COUNT,
     SAMPLE_LDIF,
     SAMPLE_NORMAL,
     SAMPLE_PREMIUM,
@@ -225,11 +226,11 @@ class ServeCommandTests(TestCase):
             f"lin6Key: {'ee' * 32}\n"
         )
         daemon.signal(signal.SIGHUP)
-        daemon.waitForLog("reloaded from .*: 6 subscribers")
+        daemon.waitForLog(f"reloaded from .*: {SAMPLE_COUNT + 1} subscribers")
         added = yield clients[0].lookup(NodeID.fromString("201:4a00:0:66"))
         self.assertEqual((added.keyID, added.key), (3, b"\xee" * 32))
         self.assertEqual(daemon.stop(), 0, daemon.tail())
-        self.assertIn("5 subscribers", daemon.log())
+        self.assertIn(f"{SAMPLE_COUNT} subscribers", daemon.log())
 
 
 def _sleep(seconds: float) -> Any:

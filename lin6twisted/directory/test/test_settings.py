@@ -24,7 +24,7 @@ from lin6twisted.directory.settings import (
     directoryFromSettings,
     parseDirectorySettings,
 )
-from lin6twisted.directory.testing import SAMPLE_LDIF, SAMPLE_NORMAL
+from lin6twisted.directory.testing import SAMPLE_COUNT, SAMPLE_LDIF, SAMPLE_NORMAL
 
 
 class ParseTests(SynchronousTestCase):
@@ -216,7 +216,9 @@ class DirectoryFromSettingsTests(SynchronousTestCase):
         )
         assert isinstance(service.backend, EmbeddedDirectory)
         outcomes = service.backend.entries().values()
-        self.assertEqual([type(o).__name__ for o in outcomes], ["BadDirectoryEntry"] * 5)
+        self.assertEqual(
+            [type(o).__name__ for o in outcomes], ["BadDirectoryEntry"] * SAMPLE_COUNT
+        )
         f = self.failureResultOf(service.lookup(SAMPLE_NORMAL), BadDirectoryEntry)
         self.assertIn("00:00:5e", str(f.value))
 

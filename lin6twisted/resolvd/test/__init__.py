@@ -1,0 +1,3 @@
+"""
+Tests for L{lin6twisted.resolvd}.
+"""
