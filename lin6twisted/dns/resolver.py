@@ -6,7 +6,7 @@ The LIN6 way to find a service (DESIGN.md section 3, flow 2) takes two
 steps::
 
     stream.lin6.example  AAAA  ->  3ffe:501:1830:1999:201:4a00:0:100  (its LIN6 address)
-    <that address's ip6.arpa name>  TXT  ->  "lin6 ls=[2001:db8:1::53]:7403 ..."
+    <that address's ip6.arpa name>  TXT  ->  "lin6 ls=[2001:db8:1::53]:7100 ..."
 
 L{Lin6Resolver} does both (L{Lin6Resolver.resolveService}) or either
 (L{Lin6Resolver.lookupLIN6}, L{Lin6Resolver.lookupLocations}), and plain

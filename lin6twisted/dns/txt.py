@@ -7,9 +7,9 @@ Sharing servers (LS) serve it, or, for a plain LIN6 node, which Mapping Agent
 (MA) holds its mapping::
 
     ; the service's shared LIN6 address: its LS replicas
-    0.0.1.0.0.0.0.0.0.0.a.4.1.0.2.0  TXT  "lin6 ls=[2001:db8:1::53]:7403 ls=[2001:db8:2::53]:7403"
+    0.0.1.0.0.0.0.0.0.0.a.4.1.0.2.0  TXT  "lin6 ls=[2001:db8:1::53]:7100 ls=[2001:db8:2::53]:7100"
     ; a plain mobile node: its MA
-    2.0.0.0.0.0.0.0.0.0.a.4.1.0.2.0  TXT  "lin6 ma=[2001:db8:1::10]:7410"
+    2.0.0.0.0.0.0.0.0.0.a.4.1.0.2.0  TXT  "lin6 ma=[2001:db8:1::10]:7300"
 
 Rules (version 1):
 
@@ -21,7 +21,7 @@ Rules (version 1):
      records is rejected with L{UnsupportedVersion}.
   2. The character-strings of one record are joined with a single space,
      so a long record can be split between strings at a token boundary
-     (C{"lin6 ls=[2001:db8:1::53]:7403" "ls=[2001:db8:2::53]:7403"}).
+     (C{"lin6 ls=[2001:db8:1::53]:7100" "ls=[2001:db8:2::53]:7100"}).
      Several records at the name add up, in the order they arrive.
   3. After the tag come C{key=value} tokens separated by spaces or tabs.
      Keys are lower-case letters, digits and C{-}, starting with a letter.
@@ -96,7 +96,7 @@ class UnsupportedVersion(TXTSyntaxError):
 @frozen(order=True)
 class Endpoint:
     """
-    An IPv6 address and port, written C{[2001:db8::1]:7403}.
+    An IPv6 address and port, written C{[2001:db8::1]:7100}.
 
     @ivar host: the address.
     @ivar port: the port, 1-65535.
@@ -264,7 +264,7 @@ def formatZoneTXT(locations: Locations) -> str:
     """
     The RDATA of the TXT record listing C{locations} as it is written in a
     BIND zone file: quoted strings separated by spaces, e.g.
-    C{"lin6 ls=[2001:db8:1::53]:7403"} (for tools that write zones, like
+    C{"lin6 ls=[2001:db8:1::53]:7100"} (for tools that write zones, like
     the lab).
     """
     return " ".join(f'"{s.decode("ascii")}"' for s in formatLocations(locations))

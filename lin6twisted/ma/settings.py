@@ -33,7 +33,7 @@ The MA's configuration file (TOML, see L{lin6twisted.config})::
     dns_name = "ls.lin6.example"     # LS replicas from DNS (their AAAA records); or:
     dns_service = "stream.lin6.example"  # the LIN6 way: AAAA -> reverse TXT "ls=" entries
     dns_servers = ["[2001:db8::53]:53"]  # needed with dns_name / dns_service
-    ls_port = 7001                   # the LSs' MA channel port
+    ls_port = 7101                   # the LSs' MA channel port
     heartbeat_interval = "1s"
     retry_max = "10s"
     probe_interval = "1s"       # least time between RTT probes of one target
@@ -73,7 +73,7 @@ class LSClientSettings:
     dnsName: str | None = None
     dnsService: str | None = None
     dnsServers: tuple[str, ...] = ()
-    lsPort: int = 7001
+    lsPort: int = 7101
     heartbeatInterval: float = 1.0
     retryMax: float = 10.0
     probeInterval: float = 1.0
@@ -143,7 +143,7 @@ def _ls(section: Section) -> LSClientSettings:
         dnsName=dnsName,
         dnsService=dnsService,
         dnsServers=dnsServers,
-        lsPort=section.getInt("ls_port", 7001, min=1, max=65535),
+        lsPort=section.getInt("ls_port", 7101, min=1, max=65535),
         heartbeatInterval=section.getDuration("heartbeat_interval", 1.0, above=0),
         retryMax=section.getDuration("retry_max", 10.0, above=0),
         probeInterval=section.getDuration("probe_interval", 1.0, min=0),

@@ -14,7 +14,7 @@ The C{lin6-resolvd} configuration file (TOML, see L{lin6twisted.config})::
     # pin_flag = true             # REGISTER carries PINNED (default: role = "server")
     service = "stream.lin6.example"   # name resolved to find the LSs
     dns = ["[2001:db8:53::1]:53"]     # DNS servers (needed unless ls/ma given)
-    # ls = ["[2001:db8:1::53]:7403"]  # skip DNS: ask these LSs
+    # ls = ["[2001:db8:1::53]:7100"]  # skip DNS: ask these LSs
     # ma = ["[2001:db8:1::10]:7300"]  # skip DNS and LS: use these MAs
     port = 7420                   # the node's UDP port (0: any)
     listen = "::"

@@ -89,8 +89,8 @@ class DescribeTests(SynchronousTestCase):
         self.assertEqual(err, "")
         self.assertIn("LIN6 address  3ffe:501:1830:1999:201:4a00:0:100", out)
         self.assertIn("(mobile)", out)
-        self.assertIn("LS            [2001:db8:1::53]:7403", out)
-        self.assertIn("LS            [2001:db8:2::53]:7403", out)
+        self.assertIn("LS            [2001:db8:1::53]:7100", out)
+        self.assertIn("LS            [2001:db8:2::53]:7100", out)
 
     def test_address(self) -> None:
         """

@@ -41,7 +41,7 @@ FORWARD = ZONES / "lin6.example.zone"
 REVERSE = ZONES / "9.9.9.1.0.3.8.1.1.0.5.0.e.f.f.3.ip6.arpa.zone"
 SERVICE_ADDRESS = "3ffe:501:1830:1999:201:4a00:0:100"
 BIG = 60
-LS = [Endpoint(ipaddress.IPv6Address(f"2001:db8:{i}::53"), 7403) for i in (1, 2, 3)]
+LS = [Endpoint(ipaddress.IPv6Address(f"2001:db8:{i}::53"), 7100) for i in (1, 2, 3)]
 
 
 def bigZone() -> str:
@@ -125,8 +125,8 @@ class DigTests(TestCase):
         self.assertEqual(
             sorted(output.splitlines()),
             [
-                '"lin6 ls=[2001:db8:1::53]:7403 ls=[2001:db8:2::53]:7403"',
-                '"lin6 ls=[2001:db8:3::53]:7403"',
+                '"lin6 ls=[2001:db8:1::53]:7100 ls=[2001:db8:2::53]:7100"',
+                '"lin6 ls=[2001:db8:3::53]:7100"',
             ],
         )
 

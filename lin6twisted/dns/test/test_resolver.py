@@ -41,9 +41,9 @@ SERVICE = "stream.lin6.example"
 SERVICE_ADDRESS = "3ffe:501:1830:1999:201:4a00:0:100"
 SERVICE_LIN6 = DEFAULT_SPACE.address(NodeID.fromString("201:4a00:0:100"))
 REVERSE = SERVICE_LIN6.reverseName()
-LS1 = Endpoint(ipaddress.IPv6Address("2001:db8:1::53"), 7403)
-LS2 = Endpoint(ipaddress.IPv6Address("2001:db8:2::53"), 7403)
-TXT_OK = b"lin6 ls=[2001:db8:1::53]:7403 ls=[2001:db8:2::53]:7403"
+LS1 = Endpoint(ipaddress.IPv6Address("2001:db8:1::53"), 7100)
+LS2 = Endpoint(ipaddress.IPv6Address("2001:db8:2::53"), 7100)
+TXT_OK = b"lin6 ls=[2001:db8:1::53]:7100 ls=[2001:db8:2::53]:7100"
 
 S1: Server = ("2001:db8::1", 53)
 S2: Server = ("2001:db8::2", 53)
@@ -712,6 +712,6 @@ class EndpointsOfTests(SynchronousTestCase):
         Each address gets the port.
         """
         self.assertEqual(
-            endpointsOf([LS1.host, LS2.host], 7403),
+            endpointsOf([LS1.host, LS2.host], 7100),
             (LS1, LS2),
         )

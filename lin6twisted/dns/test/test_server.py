@@ -118,8 +118,8 @@ class FactoryTests(SynchronousTestCase):
         self.assertEqual(
             sorted(tuple(_payload(a).data) for a in answer.answers),
             [
-                (b"lin6 ls=[2001:db8:1::53]:7403 ls=[2001:db8:2::53]:7403",),
-                (b"lin6 ls=[2001:db8:3::53]:7403",),
+                (b"lin6 ls=[2001:db8:1::53]:7100 ls=[2001:db8:2::53]:7100",),
+                (b"lin6 ls=[2001:db8:3::53]:7100",),
             ],
         )
 

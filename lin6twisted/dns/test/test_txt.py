@@ -22,9 +22,9 @@ from lin6twisted.dns.txt import (
     parseLocations,
 )
 
-LS1 = Endpoint(ipaddress.IPv6Address("2001:db8:1::53"), 7403)
-LS2 = Endpoint(ipaddress.IPv6Address("2001:db8:2::53"), 7403)
-MA1 = Endpoint(ipaddress.IPv6Address("2001:db8:1::10"), 7410)
+LS1 = Endpoint(ipaddress.IPv6Address("2001:db8:1::53"), 7100)
+LS2 = Endpoint(ipaddress.IPv6Address("2001:db8:2::53"), 7100)
+MA1 = Endpoint(ipaddress.IPv6Address("2001:db8:1::10"), 7300)
 
 
 class ParseEndpointTests(SynchronousTestCase):
@@ -36,9 +36,9 @@ class ParseEndpointTests(SynchronousTestCase):
         """
         C{[address]:port} parses into an L{Endpoint} that prints back the same.
         """
-        e = parseEndpoint("[2001:DB8:1::53]:7403")
+        e = parseEndpoint("[2001:DB8:1::53]:7100")
         self.assertEqual(e, LS1)
-        self.assertEqual(str(e), "[2001:db8:1::53]:7403")
+        self.assertEqual(str(e), "[2001:db8:1::53]:7100")
 
     def test_invalid(self) -> None:
         """
@@ -73,7 +73,7 @@ class ParseLocationsTests(SynchronousTestCase):
         """
         A version 1 record lists LS endpoints in order.
         """
-        result = parseLocations([[b"lin6 ls=[2001:db8:1::53]:7403 ls=[2001:db8:2::53]:7403"]])
+        result = parseLocations([[b"lin6 ls=[2001:db8:1::53]:7100 ls=[2001:db8:2::53]:7100"]])
         self.assertEqual(result, Locations(ls=(LS1, LS2)))
         self.assertTrue(result)
 
@@ -82,7 +82,7 @@ class ParseLocationsTests(SynchronousTestCase):
         C{ma=} lists a Mapping Agent.
         """
         self.assertEqual(
-            parseLocations([[b"lin6 ma=[2001:db8:1::10]:7410"]]), Locations(ma=(MA1,))
+            parseLocations([[b"lin6 ma=[2001:db8:1::10]:7300"]]), Locations(ma=(MA1,))
         )
 
     def test_explicitVersion(self) -> None:
@@ -90,7 +90,7 @@ class ParseLocationsTests(SynchronousTestCase):
         C{lin6/1} is the same as C{lin6}.
         """
         self.assertEqual(
-            parseLocations([[b"lin6/1 ls=[2001:db8:1::53]:7403"]]), Locations(ls=(LS1,))
+            parseLocations([[b"lin6/1 ls=[2001:db8:1::53]:7100"]]), Locations(ls=(LS1,))
         )
 
     def test_stringsJoinedWithSpace(self) -> None:
@@ -98,7 +98,7 @@ class ParseLocationsTests(SynchronousTestCase):
         The strings of one record are joined with a space.
         """
         self.assertEqual(
-            parseLocations([[b"lin6 ls=[2001:db8:1::53]:7403", b"ls=[2001:db8:2::53]:7403"]]),
+            parseLocations([[b"lin6 ls=[2001:db8:1::53]:7100", b"ls=[2001:db8:2::53]:7100"]]),
             Locations(ls=(LS1, LS2)),
         )
 
@@ -109,9 +109,9 @@ class ParseLocationsTests(SynchronousTestCase):
         self.assertEqual(
             parseLocations(
                 [
-                    [b"lin6 ls=[2001:db8:2::53]:7403"],
-                    [b"lin6 ls=[2001:db8:1::53]:7403 ma=[2001:db8:1::10]:7410"],
-                    [b"lin6 ls=[2001:db8:2::53]:7403"],
+                    [b"lin6 ls=[2001:db8:2::53]:7100"],
+                    [b"lin6 ls=[2001:db8:1::53]:7100 ma=[2001:db8:1::10]:7300"],
+                    [b"lin6 ls=[2001:db8:2::53]:7100"],
                 ]
             ),
             Locations(ls=(LS2, LS1), ma=(MA1,)),
@@ -129,7 +129,7 @@ class ParseLocationsTests(SynchronousTestCase):
                     [b"lin6x ls=garbage"],
                     [b""],
                     [b"\xff\xfe"[:0]],
-                    [b"lin6 ls=[2001:db8:1::53]:7403"],
+                    [b"lin6 ls=[2001:db8:1::53]:7100"],
                 ]
             ),
             Locations(ls=(LS1,)),
@@ -149,7 +149,7 @@ class ParseLocationsTests(SynchronousTestCase):
         Well-formed unknown keys are ignored.
         """
         self.assertEqual(
-            parseLocations([[b"lin6 weight=3 ls=[2001:db8:1::53]:7403 x-site=tokyo"]]),
+            parseLocations([[b"lin6 weight=3 ls=[2001:db8:1::53]:7100 x-site=tokyo"]]),
             Locations(ls=(LS1,)),
         )
 
@@ -158,7 +158,7 @@ class ParseLocationsTests(SynchronousTestCase):
         Records of other versions are skipped when a version 1 record exists.
         """
         self.assertEqual(
-            parseLocations([[b"lin6/2 ls=anything;goes"], [b"lin6 ls=[2001:db8:1::53]:7403"]]),
+            parseLocations([[b"lin6/2 ls=anything;goes"], [b"lin6 ls=[2001:db8:1::53]:7100"]]),
             Locations(ls=(LS1,)),
         )
 
@@ -183,7 +183,7 @@ class ParseLocationsTests(SynchronousTestCase):
             (b"lin6 LS=[2001:db8::1]:1", "malformed key"),
             (b"lin6 ls=[2001:db8::1]:99999", "99999"),
             (b"lin6 ls=2001:db8::1", "2001:db8::1"),
-            (b"lin6 ma=[::1]:7410 ls=[2001:db8::1::2]:1", "bad IPv6"),
+            (b"lin6 ma=[::1]:7300 ls=[2001:db8::1::2]:1", "bad IPv6"),
             (b"lin6 ls=[2001:db8::1]:1\x00", "control"),
             (b"lin6 ls=[2001:db8::1]:1 \xc3\xa9", "ASCII"),
         ]:
@@ -191,7 +191,7 @@ class ParseLocationsTests(SynchronousTestCase):
                 e = self.assertRaises(
                     TXTSyntaxError,
                     parseLocations,
-                    [[b"lin6 ls=[2001:db8:1::53]:7403"], [record]],
+                    [[b"lin6 ls=[2001:db8:1::53]:7100"], [record]],
                 )
                 self.assertIn(fragment, str(e))
 
@@ -221,7 +221,7 @@ class FormatLocationsTests(SynchronousTestCase):
         """
         self.assertEqual(
             formatLocations(Locations(ls=(LS1,), ma=(MA1,))),
-            [b"lin6 ls=[2001:db8:1::53]:7403 ma=[2001:db8:1::10]:7410"],
+            [b"lin6 ls=[2001:db8:1::53]:7100 ma=[2001:db8:1::10]:7300"],
         )
 
     def test_longSplitAtTokens(self) -> None:
@@ -244,7 +244,7 @@ class FormatLocationsTests(SynchronousTestCase):
         """
         self.assertEqual(
             formatZoneTXT(Locations(ls=(LS1, LS2))),
-            '"lin6 ls=[2001:db8:1::53]:7403 ls=[2001:db8:2::53]:7403"',
+            '"lin6 ls=[2001:db8:1::53]:7100 ls=[2001:db8:2::53]:7100"',
         )
 
     def test_tooMany(self) -> None:

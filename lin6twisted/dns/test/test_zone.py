@@ -70,12 +70,12 @@ class ZoneFileTests(SynchronousTestCase):
         strings make one record.
         """
         zone = self.load(
-            b'txt IN TXT "lin6 ls=[2001:db8::1]:7403" "a;b \\"c\\"" \\065bc "\\100"\n'
+            b'txt IN TXT "lin6 ls=[2001:db8::1]:7100" "a;b \\"c\\"" \\065bc "\\100"\n'
         )
         answers, _, _ = self.lookup(zone, "txt.example.test", dns.TXT)
         self.assertEqual(
             answers[0].payload.data,
-            [b"lin6 ls=[2001:db8::1]:7403", b'a;b "c"', b"Abc", b"d"],
+            [b"lin6 ls=[2001:db8::1]:7100", b'a;b "c"', b"Abc", b"d"],
         )
 
     def test_lin6TXTRoundTrip(self) -> None:
@@ -85,7 +85,7 @@ class ZoneFileTests(SynchronousTestCase):
         """
         many = Locations(
             ls=tuple(
-                Endpoint(ipaddress.IPv6Address(f"2001:db8:ffff:ffff:ffff:ffff:ffff:{i:x}"), 7403)
+                Endpoint(ipaddress.IPv6Address(f"2001:db8:ffff:ffff:ffff:ffff:ffff:{i:x}"), 7100)
                 for i in range(12)
             )
         )
@@ -119,7 +119,7 @@ class ZoneFileTests(SynchronousTestCase):
             b"mail MX 10 host.other.test.\n"
             b"$ORIGIN sub.example.test.\n"
             b"deep 1h30m A 192.0.2.1\n"
-            b"srv SRV 0 5 7403 @\n"
+            b"srv SRV 0 5 7100 @\n"
         )
         answers, _, _ = self.lookup(zone, "www.example.test", dns.CNAME)
         self.assertEqual(answers[0].payload.name.name, b"host.example.test")
@@ -132,7 +132,7 @@ class ZoneFileTests(SynchronousTestCase):
         self.assertEqual(answers[0].ttl, 5400)
         answers, _, _ = self.lookup(zone, "srv.sub.example.test", dns.SRV)
         self.assertEqual(answers[0].payload.target.name, b"sub.example.test")
-        self.assertEqual(answers[0].payload.port, 7403)
+        self.assertEqual(answers[0].payload.port, 7100)
 
     def test_defaultOrigin(self) -> None:
         """

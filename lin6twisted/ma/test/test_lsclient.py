@@ -46,7 +46,7 @@ class FakeChannel:
         self.sent.append(message)
 
     def peerText(self) -> str:
-        return "[2001:db8::10]:7001"
+        return "[2001:db8::10]:7101"
 
 
 class FakePinger:
@@ -210,7 +210,7 @@ class BuildLSClientTests(SynchronousTestCase):
         settings = LSClientSettings(
             servers=(ipaddress.IPv6Address("2001:db8::10"), ipaddress.IPv6Address("2001:db8::11"))
         )
-        self.assertEqual(self.names(settings), ["[2001:db8::10]:7001", "[2001:db8::11]:7001"])
+        self.assertEqual(self.names(settings), ["[2001:db8::10]:7101", "[2001:db8::11]:7101"])
 
     def test_dns(self) -> None:
         """
