@@ -18,11 +18,11 @@ from twisted.python import usage
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help).  The module defines Options and run(options).
     "pki": ("lin6twisted.pki.cli", "Create the deployment CA and role certificates."),
-    "ls": ("lin6twisted.ls.cli", "Show a running Load Sharing server's tables."),
+    "ls": ("lin6twisted.ls.cli", "Show an LS's tables, or ask it for a node's MA."),
     "directory": ("lin6twisted.directory.cli", "Serve or check the subscriber directory (LDIF)."),
     "resolve": ("lin6twisted.dns.cli", "Resolve a name the LIN6 way (AAAA, then reverse TXT)."),
     "node": ("lin6twisted.resolvd.cli", "Ask the local node daemon: status, cache, resolve."),
-    "ma": ("lin6twisted.ma.cli", "Query or register with a Mapping Agent."),
+    "ma": ("lin6twisted.ma.cli", "Query, register with, or show the status of an MA."),
 }
 
 

@@ -6,37 +6,31 @@ Small clients of the LS protocol for tests and benchmarks (not daemons):
       L{LSChannel}: periodic heartbeats, RTT requests answered with a
       configured fake RTT (real probing is the MA daemon's job), and the
       assignment notices it got.
-    - L{MNQuery}: an MN's MA_REQUEST over UDP with the cookie round trip.
+    - L{MNQuery}: an MN's MA_REQUEST over UDP with the cookie round trip
+      (now in L{lin6twisted.ls.query}; re-exported here).
 """
 
 from __future__ import annotations
 
-import itertools
 from ipaddress import IPv6Address
-from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from lin6twisted.address import NodeID
 from lin6twisted.ls.channel import MA_MAX_FRAME, IChannelController, LSChannel
+from lin6twisted.ls.query import MNQuery
 from lin6twisted.wire import (
     Assignment,
-    CookieChallenge,
     Heartbeat,
     LSError,
     LSMessage,
-    MARequest,
     RTTReply,
     RTTRequest,
     RTTStatus,
-    WireError,
-    decodeLSMessage,
 )
 
 __all__ = ["FakeMA", "MNQuery"]
@@ -152,46 +146,3 @@ class FakeMA:
         if channel is self.channel:
             self.channel = None
             self.silence()
-
-
-class MNQuery(DatagramProtocol):
-    """
-    An MN asking an LS for its MA over UDP (cookie round trip included).
-    """
-
-    _rids = itertools.count(1)
-
-    def __init__(self, clock: IReactorTime) -> None:
-        self.clock = clock
-        self._waiting: dict[int, Deferred[LSMessage]] = {}
-
-    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
-        try:
-            message = decodeLSMessage(datagram)
-        except WireError:
-            return
-        d = self._waiting.pop(message.requestId, None)
-        if d is not None:
-            d.callback(message)
-
-    def _send(
-        self, message: MARequest, host: str, port: int, timeout: float
-    ) -> Deferred[LSMessage]:
-        d: Deferred[LSMessage] = Deferred()
-        self._waiting[message.requestId] = d
-        assert self.transport is not None
-        self.transport.write(message.encode(), (host, port))
-        d.addTimeout(timeout, self.clock)
-        return d
-
-    async def ask(self, nodeID: NodeID, host: str, port: int, timeout: float = 3.0) -> LSMessage:
-        """
-        Ask for an MA: the first request gets a cookie challenge, the second
-        (with the cookie) the answer (an L{MAReply} or L{LSError}).
-        """
-        first = await self._send(MARequest(next(self._rids), nodeID), host, port, timeout)
-        if not isinstance(first, CookieChallenge):
-            return first
-        return await self._send(
-            MARequest(next(self._rids), nodeID, first.cookie), host, port, timeout
-        )

@@ -10,20 +10,29 @@ C{lin6 ma}: talk to a Mapping Agent's mapping port (operators, the lab).
     status.  The sequence defaults to the current time in microseconds, so
     it grows across runs.  C{--lifetime 0} deregisters.
 
+  - C{lin6 ma status [--url URL] [--json]}: read a running MA's HTTP
+    C{/status} (its C{status} endpoint, by default C{http://[::1]:7380})
+    and print the LS link, the binding counts, the bindings, bandwidth
+    classes, MN reports and non-zero counters, or the raw JSON.
+
 Exit status: 0 on an answer that is a success, 1 otherwise (a timeout, a
-refusal, not found), 2 on bad arguments.
+refusal, not found, an unreachable status page), 2 on bad arguments.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 import sys
 import time
+import urllib.error
+import urllib.request
+from typing import Any, TextIO
 
 from twisted.python import usage
 
-from lin6twisted.address import AddressError, NodeID
+from lin6twisted._cliutil import InterspersedOptions, formatTable, parseAddressPort, parseNodeID
 from lin6twisted.wire import WireError
 from lin6twisted.wire.mapping import (
     MapQuery,
@@ -36,42 +45,17 @@ from lin6twisted.wire.mapping import (
     decodeMappingMessage,
 )
 
-__all__ = ["Options", "run"]
+__all__ = ["Options", "formatStatus", "run"]
 
 
-def _ma(text: str | None) -> tuple[str, int]:
-    if not text:
-        raise usage.UsageError("--ma is required ([ADDRESS]:PORT)")
-    if not text.startswith("[") or "]:" not in text:
-        raise usage.UsageError(f"--ma must be [ADDRESS]:PORT, got {text!r}")
-    host, _, port = text[1:].partition("]:")
-    try:
-        ipaddress.IPv6Address(host)
-        number = int(port)
-    except ValueError:
-        raise usage.UsageError(f"--ma must be [IPv6 address]:port, got {text!r}") from None
-    if not 0 < number < 65536:
-        raise usage.UsageError(f"--ma port must be 1..65535, got {number}")
-    return host, number
-
-
-def _node(text: str | None) -> NodeID:
-    if not text:
-        raise usage.UsageError("a Node ID is required")
-    try:
-        return NodeID.fromString(text)
-    except AddressError as e:
-        raise usage.UsageError(str(e)) from None
-
-
-class _Common(usage.Options):
+class _Common(InterspersedOptions):
     optParameters = [
         ["ma", "m", None, "The MA's mapping port, [ADDRESS]:PORT."],
         ["timeout", "t", "3", "Seconds to wait for the answer."],
     ]
 
     def postOptions(self) -> None:
-        self["ma"] = _ma(self["ma"])
+        self["ma"] = parseAddressPort(self["ma"])
         try:
             self["timeout"] = float(self["timeout"])
         except ValueError:
@@ -86,7 +70,7 @@ class QueryOptions(_Common):
     synopsis = "--ma [ADDRESS]:PORT NODE_ID"
 
     def parseArgs(self, node: str) -> None:  # type: ignore[override]
-        self["node"] = _node(node)
+        self["node"] = parseNodeID(node)
 
 
 class RegisterOptions(_Common):
@@ -119,7 +103,7 @@ class RegisterOptions(_Common):
 
     def postOptions(self) -> None:
         super().postOptions()
-        self["node"] = _node(self["node"])
+        self["node"] = parseNodeID(self["node"])
         if not self["key"]:
             raise usage.UsageError("--key is required")
         try:
@@ -137,20 +121,107 @@ class RegisterOptions(_Common):
             raise usage.UsageError("--key-id, --lifetime and --sequence are numbers") from None
 
 
+class StatusOptions(usage.Options):
+    """
+    C{lin6 ma status}.
+    """
+
+    synopsis = "[--url URL] [--json]"
+    optParameters = [
+        ["url", "u", "http://[::1]:7380", "The MA's status site (its 'status' endpoint)."],
+        ["timeout", "t", "5", "Seconds to wait for it."],
+    ]
+    optFlags = [["json", "j", "Print the raw status JSON."]]
+
+    def postOptions(self) -> None:
+        if not self["url"].startswith(("http://", "https://")):
+            raise usage.UsageError(f"--url must be an http:// URL, got {self['url']!r}")
+        try:
+            self["timeout"] = float(self["timeout"])
+        except ValueError:
+            raise usage.UsageError("--timeout must be a number of seconds") from None
+
+
 class Options(usage.Options):
     """
     C{lin6 ma}: the subcommands.
     """
 
-    synopsis = "query|register [options]"
+    synopsis = "query|register|status [options]"
     subCommands = [
         ["query", None, QueryOptions, "Ask an MA for a node's locators."],
         ["register", None, RegisterOptions, "Register (or deregister) a node's locators."],
+        ["status", None, StatusOptions, "Show a running MA's bindings and LS link."],
     ]
 
     def postOptions(self) -> None:
         if self.subCommand is None:
-            raise usage.UsageError("lin6 ma needs a subcommand: query or register")
+            raise usage.UsageError("lin6 ma needs a subcommand: query, register or status")
+
+
+def _lsLink(link: dict[str, Any]) -> str:
+    if not link.get("configured", False):
+        return "LS link: not configured"
+    state = f"up to {link.get('peer')}" if link.get("connected") else "down"
+    return (
+        f"LS link: {state} (boot id {link.get('bootID', '?')}, "
+        f"sequence {link.get('sequence', 0)}, heartbeats {link.get('heartbeats', 0)}, "
+        f"RTT requests {link.get('rttRequests', 0)}, assignments {link.get('assignments', 0)})"
+    )
+
+
+def formatStatus(status: dict[str, Any]) -> str:
+    """
+    The human-readable form of an MA's C{/status} document.
+    """
+    counts = status["counts"]
+    levels = ", ".join(f"{n} {level}" for level, n in counts.items())
+    out = [_lsLink(status.get("ls", {})), f"Bindings by level (not pinned): {levels or 'none'}"]
+    bindings = []
+    for b in sorted(status["bindings"], key=lambda b: b["node"]):
+        remaining = b["remaining"]
+        left = "pinned" if b["pinned"] else "-" if remaining is None else f"{remaining:.0f}"
+        bindings.append([b["node"], b["level"], " ".join(b["locators"]), left, str(b["sequence"])])
+    out += [
+        "",
+        f"Bindings ({len(bindings)})",
+        formatTable(["node", "level", "locators", "left s", "sequence"], bindings),
+    ]
+    classes = [[node, c["class"], c["level"]] for node, c in sorted(status["bandwidth"].items())]
+    out += ["", "Bandwidth classes", formatTable(["node", "class", "level"], classes, "(none)")]
+    reports = [
+        [node, f"{r['rtt_to_ma_us'] / 1000:.3f}", str(r["bytes_in"]), str(r["bytes_out"]),
+         str(r["handovers"]), str(r["last_handover_ms"])]
+        for node, r in sorted(status["reports"].items())
+    ]  # fmt: skip
+    out += [
+        "",
+        "MN reports",
+        formatTable(
+            ["node", "rtt ms", "bytes in", "bytes out", "handovers", "last handover ms"],
+            reports,
+            "(none)",
+        ),
+    ]
+    counters = [[k, str(v)] for k, v in sorted(status["stats"].items()) if v]
+    out += ["", "Counters (non-zero)", formatTable(["counter", "value"], counters, "(none)")]
+    return "\n".join(out) + "\n"
+
+
+def _status(sub: StatusOptions, out: TextIO) -> int:
+    url = sub["url"].rstrip("/") + "/status"
+    try:
+        with urllib.request.urlopen(url, timeout=sub["timeout"]) as response:  # noqa: S310
+            status = json.loads(response.read())
+        text = json.dumps(status, indent=1) + "\n" if sub["json"] else formatStatus(status)
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        sys.stderr.write(f"lin6 ma status: cannot read {url}: {e}\n")
+        return 1
+    except (KeyError, TypeError, AttributeError) as e:
+        sys.stderr.write(f"lin6 ma status: {url} is not an MA status document ({e!r})\n")
+        return 1
+    out.write(text)
+    return 0
 
 
 def _exchange(ma: tuple[str, int], data: bytes, timeout: float) -> object:
@@ -161,21 +232,24 @@ def _exchange(ma: tuple[str, int], data: bytes, timeout: float) -> object:
     return decodeMappingMessage(reply)
 
 
-def run(options: Options) -> int:
+def run(options: Options, out: TextIO | None = None) -> int:
     """
     Carry out C{lin6 ma}.
     """
     sub = options.subOptions
+    out = out or sys.stdout
+    if options.subCommand == "status":
+        return _status(sub, out)
     try:
         if options.subCommand == "query":
             reply = _exchange(sub["ma"], MapQuery(1, sub["node"]).encode(), sub["timeout"])
             if not isinstance(reply, MapReply):
                 raise WireError(f"unexpected answer {reply!r}")
             if reply.status is MapStatus.NOT_FOUND:
-                sys.stdout.write(f"{reply.nodeID}: not found (ttl {reply.ttl}s)\n")
+                out.write(f"{reply.nodeID}: not found (ttl {reply.ttl}s)\n")
                 return 1
             locs = " ".join(str(a) for a in reply.locators)
-            sys.stdout.write(f"{reply.nodeID}: {locs} (ttl {reply.ttl}s)\n")
+            out.write(f"{reply.nodeID}: {locs} (ttl {reply.ttl}s)\n")
             return 0
         flags = RegisterFlags.PINNED if sub["pinned"] else RegisterFlags(0)
         message = Register(
@@ -190,7 +264,7 @@ def run(options: Options) -> int:
         reply = _exchange(sub["ma"], message.encode(), sub["timeout"])
         if not isinstance(reply, RegisterAck):
             raise WireError(f"unexpected answer {reply!r}")
-        sys.stdout.write(
+        out.write(
             f"{reply.nodeID}: {reply.status.name} (lifetime {reply.lifetime}s, "
             f"sequence {reply.sequence})\n"
         )
