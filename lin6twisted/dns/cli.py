@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from twisted.internet.defer import Deferred
 from twisted.python import usage
 
+from lin6twisted._cliutil import InterspersedOptions
 from lin6twisted.address import AddressError, LIN6Address, LIN6Space
 from lin6twisted.dns.resolver import Lin6Resolver, ResolverError, Server, parseServer
 from lin6twisted.dns.txt import Locations
@@ -27,9 +28,10 @@ from lin6twisted.dns.txt import Locations
 __all__ = ["Options", "describe", "formatResult", "run"]
 
 
-class Options(usage.Options):
+class Options(InterspersedOptions):
     """
-    Options of C{lin6 resolve}.
+    Options of C{lin6 resolve}; options may come after NAME
+    (C{lin6 resolve NAME --server ADDR:PORT}).
     """
 
     synopsis = "Usage: lin6 resolve NAME [--server ADDR:PORT ...] [--timeout SECONDS]"
@@ -53,32 +55,6 @@ class Options(usage.Options):
             raise usage.UsageError(str(e)) from None
 
     opt_s = opt_server
-
-    _TAKES_VALUE = frozenset({"--server", "-s", "--timeout", "-t", "--prefix", "--oui"})
-
-    def parseOptions(self, options: list[str] | None = None) -> None:
-        """
-        Parse like GNU tools: options may come after NAME
-        (C{lin6 resolve NAME --server ADDR:PORT}).
-        """
-        args = list(sys.argv[1:] if options is None else options)
-        flags: list[str] = []
-        positional: list[str] = []
-        i = 0
-        while i < len(args):
-            arg = args[i]
-            if arg == "--":
-                positional += args[i + 1 :]
-                break
-            if arg.startswith("-") and len(arg) > 1:
-                flags.append(arg)
-                if arg in self._TAKES_VALUE and i + 1 < len(args):
-                    flags.append(args[i + 1])
-                    i += 1
-            else:
-                positional.append(arg)
-            i += 1
-        super().parseOptions([*flags, "--", *positional])  # type: ignore[no-untyped-call]
 
     def parseArgs(self, name: str) -> None:  # type: ignore[override]
         self["name"] = name
