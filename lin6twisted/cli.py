@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "directory": ("lin6twisted.directory.cli", "Serve or check the subscriber directory (LDIF)."),
     "resolve": ("lin6twisted.dns.cli", "Resolve a name the LIN6 way (AAAA, then reverse TXT)."),
     "node": ("lin6twisted.resolvd.cli", "Ask the local node daemon: status, cache, resolve."),
+    "lab": ("lin6twisted.lab.cli", "Build a whole deployment in namespaces and run the scenario."),
     "ma": ("lin6twisted.ma.cli", "Query, register with, or show the status of an MA."),
 }
 

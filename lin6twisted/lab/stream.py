@@ -112,6 +112,7 @@ class StreamStats:
     """
 
     interval: float = 0.1
+    gapThreshold: float = 0.05
     started: float | None = None
     lastArrival: float | None = None
     bytes: int = 0
@@ -193,6 +194,8 @@ class StreamStats:
             "interval": self.interval,
             "samples": self.samples,
             "gaps_over_50ms": [(t, g) for t, g in self.gaps if g > 0.05],
+            "gap_threshold": self.gapThreshold,
+            "gaps": [(t, g) for t, g in self.gaps if g > self.gapThreshold],
         }
 
 
@@ -362,6 +365,9 @@ def _main(argv: list[str]) -> int:
     c.add_argument("url")
     c.add_argument("--seconds", type=float, default=20.0)
     c.add_argument("--out", help="write the stats as JSON here")
+    c.add_argument(
+        "--gap-threshold", type=float, default=0.05, help="record silences longer than this (s)"
+    )
     args = p.parse_args(argv)
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
     clock: Any = reactor
@@ -373,7 +379,7 @@ def _main(argv: list[str]) -> int:
         print(f"serving /live on [{args.interface}]:{args.port}", flush=True)
         clock.run()
         return 0
-    stats = StreamStats()
+    stats = StreamStats(gapThreshold=args.gap_threshold)
     last = [0]
 
     def progress() -> None:
@@ -399,10 +405,14 @@ def _main(argv: list[str]) -> int:
         except Exception as e:
             result["error"] = repr(e)
         finally:
-            clock.stop()
+            if clock.running:
+                clock.stop()
 
+    # SIGTERM and SIGINT stop the reactor (twistd-style); the stats so far
+    # are written all the same.
     clock.callWhenRunning(lambda: defer.ensureDeferred(run()))
     clock.run()
+    stats.finish(time.time())
     doc = {"url": args.url, **stats.asDict(), **result}
     if args.out:
         with open(args.out, "w") as f:

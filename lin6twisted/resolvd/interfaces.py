@@ -52,7 +52,9 @@ class InterfaceAddress:
     @ivar prefixLength: its prefix length.
     @ivar deprecated: whether its preferred lifetime is over (an address of
         a network the node is leaving).
-    @ivar tentative: whether duplicate address detection is still running.
+    @ivar tentative: whether duplicate address detection is still running
+        and the address may not be used yet (optimistic addresses are
+        usable during DAD, so they are not tentative here).
     """
 
     interface: str

@@ -35,6 +35,7 @@ __all__ = [
 _IFA_F_DEPRECATED = 0x20
 _IFA_F_TENTATIVE = 0x40
 _IFA_F_DADFAILED = 0x08
+_IFA_F_OPTIMISTIC = 0x04
 _RT_SCOPE_UNIVERSE = 0
 _RT_TABLE_MAIN = 254
 _RTN_UNICAST = 1
@@ -153,6 +154,17 @@ class FakeAddressMonitor:
             self._callback(state)
 
 
+def isTentative(flags: int) -> bool:
+    """
+    Whether an address with these C{IFA_F_*} flags must not be used yet:
+    duplicate address detection is running and the address is not
+    optimistic.  An optimistic address (RFC 4429, C{optimistic_dad}) is
+    flagged tentative too, but may be used at once; that is what makes
+    optimistic DAD shorten a handover.
+    """
+    return bool(flags & _IFA_F_TENTATIVE) and not flags & _IFA_F_OPTIMISTIC
+
+
 def _addressState(ipr: Any) -> AddressState:
     names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
     addresses = []
@@ -173,7 +185,7 @@ def _addressState(ipr: Any) -> AddressState:
                 address=ipaddress.IPv6Address(text),
                 prefixLength=int(msg["prefixlen"]),
                 deprecated=bool(flags & _IFA_F_DEPRECATED),
-                tentative=bool(flags & _IFA_F_TENTATIVE),
+                tentative=isTentative(flags),
             )
         )
     routes = []

@@ -23,6 +23,8 @@ The C{lin6-resolvd} configuration file (TOML, see L{lin6twisted.config})::
     control = "/run/lin6/resolvd.sock"           # the status socket ("none" disables)
     dataplane = "bpf"             # "bpf" (the eBPF dataplane) or "fake" (none)
     strict = false                # dataplane strict mode
+    # dataplane_name = "mn1"      # directory of its BPF pins under /run/lin6twisted/bpf
+                                  # (default: the network namespace's name)
     lifetime = "5m"               # registration lifetime asked for
     request_timeout = "1s"        # first retry after this; doubles per retry
     retries = 2
@@ -84,6 +86,7 @@ class ResolvdSettings:
     control: Path | None
     dataplane: DataplaneKind
     strict: bool
+    dataplaneName: str | None = None
     dnsTimeouts: tuple[float, ...] = (1.0, 3.0)
 
 
@@ -181,4 +184,5 @@ def parseResolvdSettings(root: Section) -> ResolvdSettings:
         control=None if controlText == "none" else r.resolvePath(controlText),
         dataplane=r.getEnum("dataplane", DataplaneKind, DataplaneKind.BPF),
         strict=r.getBool("strict", False),
+        dataplaneName=r.getString("dataplane_name", None),
     )

@@ -45,7 +45,9 @@ def _dataplane(settings: ResolvdSettings, reactor: Any) -> IDataplane:
         return FakeDataplane(strict=settings.strict)
     from lin6twisted.dataplane.bpf import BPFDataplane
 
-    return BPFDataplane(reactor, space=settings.space, strict=settings.strict)
+    return BPFDataplane(
+        reactor, space=settings.space, strict=settings.strict, name=settings.dataplaneName
+    )
 
 
 def buildNode(settings: ResolvdSettings, reactor: Any) -> NodeService:

@@ -17,6 +17,7 @@ from lin6twisted.resolvd.netmon import (
     FakeAddressMonitor,
     NetlinkAddressMonitor,
     chooseAttachment,
+    isTentative,
     ownLocatorAddresses,
 )
 
@@ -146,6 +147,23 @@ class ChooseAttachmentTests(SynchronousTestCase):
         mine = addr("eth0", "2001:db8:a:0:201:4a00:0:2")
         state = AddressState(addresses=(mine, addr("eth0", "2001:db8:a::5")))
         self.assertEqual(ownLocatorAddresses(state, NodeID.fromString("201:4a00:0:2")), [mine])
+
+
+class FlagTests(SynchronousTestCase):
+    """
+    L{isTentative} reads the kernel's C{IFA_F_*} flags.
+    """
+
+    def test_flags(self) -> None:
+        """
+        An address under DAD is tentative unless it is optimistic (the
+        kernel reports optimistic addresses as tentative too: 0xc4 is
+        permanent + tentative + optimistic); a settled one is not.
+        """
+        self.assertTrue(isTentative(0x40 | 0x80))
+        self.assertFalse(isTentative(0xC4))
+        self.assertFalse(isTentative(0x80))
+        self.assertFalse(isTentative(0x04))
 
 
 class MonitorTests(SynchronousTestCase):

@@ -72,6 +72,15 @@ class OptionsTests(SynchronousTestCase):
         self.assertEqual(settings.port, 7420)
         self.assertIsNone(settings.control)
         self.assertEqual(settings.node.lifetime, 300)
+        self.assertIsNone(settings.dataplaneName)
+
+    def test_dataplaneName(self) -> None:
+        """
+        C{dataplane_name} names the directory of the node's BPF pins, so
+        several nodes on one machine keep theirs apart.
+        """
+        settings = self.parse(MINIMAL.replace("[resolvd]", '[resolvd]\ndataplane_name = "mn7"'))
+        self.assertEqual(settings.dataplaneName, "mn7")
 
     def test_errorsNameTheKey(self) -> None:
         """
