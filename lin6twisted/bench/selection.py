@@ -113,3 +113,18 @@ def run(recorder: Recorder, args: list[str]) -> None:
         recorder.record(
             "selection.max_load_over_threshold_seeds_max", max(loads), "ratio", seeds=seeds
         )
+    # The same clients under the paper's own rule (load_price 0, lin6-ls's default), so
+    # the effect of the scenario's load price is visible side by side.
+    paperRule = attrs.evolve(scenario, settings=attrs.evolve(scenario.settings, loadPrice=0.0))
+    paperRatios = []
+    for seed in range(scenario.seed, scenario.seed + max(1, seeds)):
+        run = runScenario(attrs.evolve(paperRule, seed=seed), matrix)
+        paperRatios.append(run.overOptimal("ls"))
+    recorder.record("selection.ls_paper_rule_over_optimal", paperRatios[0], "ratio", load_price=0)
+    recorder.record(
+        "selection.ls_paper_rule_over_optimal_seeds_mean",
+        sum(paperRatios) / len(paperRatios),
+        "ratio",
+        seeds=len(paperRatios),
+    )
+    recorder.record("selection.ls_load_price", scenario.settings.loadPrice, "factor")

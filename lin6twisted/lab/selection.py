@@ -215,6 +215,7 @@ def buildScenario(root: Section, matrix: RTTMatrix) -> SelectionScenario:
         historyLifetime=ls.getDuration("history_lifetime", 120.0, above=0),
         rttTimeout=ls.getDuration("rtt_timeout", 2.0, above=0),
         maxProbes=ls.getInt("max_probes", 64, min=1),
+        loadPrice=ls.getFloat("load_price", 0.0, min=0),
     )
     if settings.maTimeout <= heartbeat:
         raise ls.error(
@@ -889,6 +890,7 @@ class SelectionReport:
                 "th_load": sc.settings.threshold,
                 "history_lifetime_s": sc.settings.historyLifetime,
                 "rtt_timeout_s": sc.settings.rttTimeout,
+                "load_price": sc.settings.loadPrice,
             },
             "sites": [
                 {

@@ -15,6 +15,11 @@ the heuristic:
     - B{rounds}: pending RTT measurements for a prefix that missed the
       history table, with a deadline.
 
+A round is decided by L{LSCore.rank}: among the MAs that replied and have
+room for the user's level, the lowest C{rtt x (1 + load_price x
+utilisation)} wins (L{LSSettings.loadPrice}; with C{load_price} 0 it is the
+paper's lowest RTT with room).
+
 Every method takes the current time C{now} (seconds since the epoch, as
 C{IReactorTime.seconds()} gives it) and returns what must happen as a list
 of effects (L{SendRTTRequest}, L{Answer}, L{Refuse}, L{NotifyAssignment},
@@ -83,6 +88,15 @@ class LSSettings:
     @ivar assignmentGrace: an assignment keeps counting towards an MA's load
         until a heartbeat heard at least this long after it replaces the
         MA's counts (see L{MAState.covered}).
+    @ivar loadPrice: C{load_price}, how much an MA's utilisation counts
+        against its measured RTT when a round is decided: each candidate
+        with room costs C{rtt x (1 + load_price x u)}, C{u} being its load
+        index with the new user, over its limit (L{MAState.utilisation}),
+        and the cheapest wins.  The default 0 is the paper's rule (the
+        lowest RTT with room); 1 makes a full MA look twice as far as it
+        measures, so a near MA that is filling up goes to the users with no
+        comparable alternative and a user with one nearly as good takes
+        that (see L{LSCore.rank} and docs/architecture.md, "Decisions").
     """
 
     weightNormal: float = 1.0
@@ -93,6 +107,7 @@ class LSSettings:
     rttTimeout: float = 2.0
     maxProbes: int = 64
     assignmentGrace: float = 2.0
+    loadPrice: float = 0.0
 
     def weight(self, level: ServiceLevel) -> float:
         """
@@ -275,6 +290,16 @@ class MAState:
         Whether one more user of C{level} keeps it at or under its limit.
         """
         return self.loadIndex(settings) + settings.weight(level) <= self.limit(settings)
+
+    def utilisation(self, settings: LSSettings, level: ServiceLevel) -> float:
+        """
+        The share of its limit the MA would use with one more user of
+        C{level}: C{(load index + weight) / limit} (1 or more when it has
+        no room).
+        """
+        limit = self.limit(settings)
+        used = self.loadIndex(settings) + settings.weight(level)
+        return used / limit if limit > 0 else 1.0
 
     def _count(self, level: ServiceLevel, delta: int) -> None:
         if level is ServiceLevel.PREMIUM:
@@ -755,7 +780,8 @@ class LSCore:
         A history hit whose MA is active and has room for the level is
         answered at once (the MA's load grows and it is told); anything
         else is a miss: the active candidates with room are sent RTT
-        requests, and the query waits for L{rttReply} or the deadline.
+        requests, and the query waits for L{rttReply} or the deadline
+        (the round is then decided by L{rank}).
         Queries from a prefix whose round is already pending join it.
         """
         self.counters["queries"] += 1
@@ -844,12 +870,7 @@ class LSCore:
         effects: list[Effect] = []
         recorded = False
         for query in rnd.waiting:
-            chosen = None
-            for rtt, _, ma in ranked:
-                state = self._mas[ma]
-                if state.hasRoom(self.settings, query.level):
-                    chosen = (rtt, ma, state)
-                    break
+            chosen = self.rank(ranked, query.level)
             if chosen is None:
                 reason = Refusal.NO_RTT_REPLY if not ranked else Refusal.NO_MA_AVAILABLE
                 effects.extend(self._refuse(query, reason))
@@ -890,6 +911,52 @@ class LSCore:
                     self._putHistory(record)
                     effects.append(PropagateAnswer(record))
         return effects
+
+    def rank(
+        self, replies: Iterable[tuple[float, int, IPv6Address]], level: ServiceLevel
+    ) -> tuple[float, IPv6Address, MAState] | None:
+        """
+        Pick the MA for a user of C{level} among a round's replies.
+
+        Every replying MA in the table with room for C{level} is a
+        candidate; it costs its measured RTT times C{1 + load_price x u},
+        C{u} being its utilisation with the new user
+        (L{MAState.utilisation}).  The cheapest wins; equal costs go to the
+        lower RTT, then the lower address, so the choice is deterministic.
+        With C{load_price} 0 this is the paper's rule: the lowest RTT with
+        room.
+
+        Why a price: the LS decides online, one /64 at a time, and the
+        lowest-RTT rule fills the MA nearest to a crowd of users with the
+        first comers, whether or not they had an alternative nearly as good;
+        later users whose only near MA it was are then sent far.  The
+        optimal (offline) assignment behaves as if every MA had a price
+        that grows while it fills; a utilisation-proportional surcharge is
+        the online stand-in.  It is relative (scale-free: no millisecond
+        constant to fit to a deployment), it never moves a user to an MA
+        more than C{1 + load_price} times as far, and it only matters
+        between candidates whose RTTs are within that factor, which is also
+        where a four-ping mean cannot tell them apart reliably.  Measured
+        on the RIPE Atlas selection simulation (C{lin6 lab selection}) in
+        docs/architecture.md, "Decisions".
+
+        @param replies: C{(rtt ms, int(address), address)} per MA.
+        @return: C{(rtt, address, state)} of the chosen MA, or C{None} if
+            no candidate has room.
+        """
+        settings = self.settings
+        price = settings.loadPrice
+        best: tuple[float, float, int] | None = None
+        chosen = None
+        for rtt, key, ma in replies:
+            state = self._mas.get(ma)
+            if state is None or not state.hasRoom(settings, level):
+                continue
+            cost = rtt * (1.0 + price * state.utilisation(settings, level)) if price else rtt
+            order = (cost, rtt, key)
+            if best is None or order < best:
+                best, chosen = order, (rtt, ma, state)
+        return chosen
 
     # -- time ---------------------------------------------------------------
 

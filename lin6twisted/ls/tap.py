@@ -22,6 +22,7 @@ The config file (TOML, see L{lin6twisted.config} for the conventions)::
     rtt_count = 4                         # echo requests per measurement
     max_probes = 64
     assignment_grace = "2s"               # assignments count until a heartbeat this much later
+    load_price = 0.0                      # rtt x (1 + load_price x utilisation); 0: lowest RTT
     max_mas_per_channel = 1               # MA addresses one MA connection may speak for
     peer_retry = "1s"                     # retry interval to peers ...
     peer_max_tries = 10                   # ... this many times, then back off
@@ -109,6 +110,7 @@ def buildConfig(root: Section) -> LSConfig:
         rttTimeout=ls.getDuration("rtt_timeout", 2.0, above=0),
         maxProbes=ls.getInt("max_probes", 64, min=1),
         assignmentGrace=ls.getDuration("assignment_grace", 2.0, min=0),
+        loadPrice=ls.getFloat("load_price", 0.0, min=0),
     )
     guard = GuardSettings(
         cookieSecret=ls.getBytes("cookie_secret", b""),

@@ -458,6 +458,143 @@ class HeuristicTests(SynchronousTestCase):
         self.assertGreater(self.h.core.counters["refusals"], 0)
 
 
+class LoadPriceTests(SynchronousTestCase):
+    """
+    C{load_price}: a round is decided by C{rtt x (1 + load_price x u)}, C{u}
+    being the candidate's utilisation with the new user.
+    """
+
+    def harness(self, price: float, loads: dict[int, int], threshold: float = 10) -> Harness:
+        h = Harness(threshold=threshold, loadPrice=price, rttTimeout=2)
+        for n, load in loads.items():
+            h.core.heartbeat(h.now, hb(n, normal=load))
+        return h
+
+    def test_defaultPrice(self) -> None:
+        """
+        The default price is 0: the paper's rule, lowest RTT with room.
+        """
+        self.assertEqual(LSSettings().loadPrice, 0.0)
+
+    def test_utilisationCountsTheNewUsersWeight(self) -> None:
+        """
+        L{MAState.utilisation} is C{(load index + weight) / limit}, with the
+        limit lowered by the MA's capacity.
+        """
+        h = Harness(threshold=10, weightPremium=2.0)
+        h.core.heartbeat(h.now, hb(1, normal=3, premium=1))
+        h.core.heartbeat(h.now, hb(2, normal=1, cap=4))
+        one, two = h.core.ma(ma(1)), h.core.ma(ma(2))
+        assert one is not None and two is not None
+        self.assertEqual(one.utilisation(h.core.settings, NORMAL), 0.6)
+        self.assertEqual(one.utilisation(h.core.settings, PREMIUM), 0.7)
+        self.assertEqual(two.utilisation(h.core.settings, PREMIUM), 0.75)
+
+    def test_priceZeroIsLowestRTT(self) -> None:
+        """
+        With C{load_price = 0} the paper's rule holds: the lowest RTT with
+        room wins however full it is.
+        """
+        h = self.harness(0.0, {1: 8, 2: 0})
+        effects = h.decide(q(5), {1: 10.0, 2: 10.5})
+        self.assertEqual(of(effects, Answer)[0].ma, ma(1))
+
+    def test_fillingMAYieldsToNearlyAsGoodOne(self) -> None:
+        """
+        A nearly full MA loses to an idle one measured only a little
+        farther: 10 ms x (1 + 0.9) > 11 ms x (1 + 0.1).  The answer still
+        carries the RTT measured to the chosen MA.
+        """
+        h = self.harness(1.0, {1: 8, 2: 0})
+        [answer] = of(h.decide(q(5), {1: 10.0, 2: 11.0}), Answer)
+        self.assertEqual((answer.ma, answer.rttMs), (ma(2), 11.0))
+
+    def test_fillingMAKeepsUserWithoutAlternative(self) -> None:
+        """
+        The price never sends a user far: 10 ms x 1.9 < 25 ms x 1.1.
+        """
+        h = self.harness(1.0, {1: 8, 2: 0})
+        self.assertEqual(of(h.decide(q(5), {1: 10.0, 2: 25.0}), Answer)[0].ma, ma(1))
+
+    def test_fullMAStillExcluded(self) -> None:
+        """
+        An MA without room is no candidate whatever its RTT and the price.
+        """
+        h = self.harness(1.0, {1: 10, 2: 9})
+        self.assertEqual(of(h.decide(q(5), {1: 1.0, 2: 50.0}), Answer)[0].ma, ma(2))
+
+    def test_equalCostGoesToLowerRTT(self) -> None:
+        """
+        Equal costs go to the lower measured RTT, not the lower address:
+        14 ms x (1 + 1/8) = 10.5 ms x (1 + 4/8).
+        """
+        h = self.harness(1.0, {1: 0, 2: 3}, threshold=8)
+        self.assertEqual(of(h.decide(q(5), {1: 14.0, 2: 10.5}), Answer)[0].ma, ma(2))
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(st.integers(0, 10), st.floats(0.1, 500, allow_nan=False)),
+            min_size=1,
+            max_size=6,
+        ),
+        st.sampled_from([0.0, 0.5, 1.0, 2.0]),
+        st.sampled_from([NORMAL, PREMIUM]),
+    )
+    def test_neverFartherThanOnePlusPrice(
+        self, mas: list[tuple[int, float]], price: float, level: ServiceLevel
+    ) -> None:
+        """
+        Whatever the loads, the chosen MA has room, and its RTT is at most
+        C{1 + load_price} times the lowest RTT among the MAs with room.
+        """
+        h = self.harness(price, {n + 1: load for n, (load, _) in enumerate(mas)})
+        rtts: dict[int, float | None] = {n + 1: rtt for n, (_, rtt) in enumerate(mas)}
+        roomy = [
+            rtts[n + 1]
+            for n, (load, _) in enumerate(mas)
+            if load + h.core.settings.weight(level) <= 10
+        ]
+        answers = of(h.decide(q(5, level), rtts), Answer)
+        if not roomy:
+            self.assertEqual(answers, [])
+            return
+        [answer] = answers
+        best = min(r for r in roomy if r is not None)
+        self.assertIn(answer.rttMs, roomy)
+        self.assertLessEqual(answer.rttMs, best * (1 + price))
+        if price == 0:
+            self.assertEqual(answer.rttMs, best)
+
+    def outcome(self, price: float) -> list[tuple[IPv6Address, float]]:
+        """
+        Three users, one a second, for two MAs of room 2: two from prefixes
+        with an alternative nearly as good (10 vs 11 ms), then one whose
+        only near MA is MA 1 (10 vs 100 ms).
+        """
+        h = self.harness(price, {1: 0, 2: 0}, threshold=2)
+        chosen = []
+        rounds: list[dict[int, float | None]] = [
+            {1: 10.0, 2: 11.0},
+            {1: 10.0, 2: 11.0},
+            {1: 10.0, 2: 100.0},
+        ]
+        for i, rtts in enumerate(rounds):
+            h.advance(1)
+            [answer] = of(h.decide(q(20 + i, nodeN=i, rid=i), rtts), Answer)
+            chosen.append((answer.ma, answer.rttMs))
+        return chosen
+
+    def test_nearMAKeptForUserWithoutAlternative(self) -> None:
+        """
+        Online, the price keeps room at a near MA for the user who has no
+        alternative: 31 ms in all, where the lowest-RTT rule fills MA 1
+        with the first two users and sends the third 100 ms away.
+        """
+        self.assertEqual(self.outcome(1.0), [(ma(1), 10.0), (ma(2), 11.0), (ma(1), 10.0)])
+        self.assertEqual(self.outcome(0.0), [(ma(1), 10.0), (ma(1), 10.0), (ma(2), 100.0)])
+
+
 def _records(data: Any) -> tuple[list[MARecord], list[AnswerRecord]]:
     mas = data(
         st.lists(

@@ -57,6 +57,25 @@ class TapTests(TestCase):
         self.assertEqual(config.core.historyLifetime, 120)
         self.assertEqual([p.name for p in config.peers], ["ls2"])
         self.assertEqual(config.maxMAsPerChannel, 1)
+        self.assertEqual(config.core.loadPrice, 0.0)
+
+    def test_loadPrice(self) -> None:
+        """
+        C{load_price} sets L{LSSettings.loadPrice}; 0 (the paper's rule) is
+        allowed, a negative price is refused naming the key.
+        """
+        options = Options()
+        options.parseOptions(["--config", self.write('name = "ls1"\nload_price = 0')])
+        self.assertEqual(options["settings"].core.loadPrice, 0.0)
+        options = Options()
+        options.parseOptions(["--config", self.write('name = "ls1"\nload_price = 2.5')])
+        self.assertEqual(options["settings"].core.loadPrice, 2.5)
+        e = self.assertRaises(
+            usage.UsageError,
+            Options().parseOptions,
+            ["--config", self.write('name = "ls1"\nload_price = -1')],
+        )
+        self.assertIn("load_price", str(e))
 
     def test_badValue(self) -> None:
         """
