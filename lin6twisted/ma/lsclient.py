@@ -373,7 +373,7 @@ def buildLSClient(
 
         return d.addCallbacks(found, fallback)
 
-    pinger = ICMPv6Pinger(reactor, minInterval=settings.probeInterval)
+    pinger = ICMPv6Pinger(reactor, minInterval=settings.probeInterval, source=address)
     link = LSLink(
         agent,
         pinger,

@@ -222,6 +222,11 @@ class ICMPv6Pinger:
     Measures RTTs with a raw ICMPv6 socket read by the reactor.
 
     @param sock: a socket to use instead of opening a raw one (tests).
+    @param source: the address echo requests leave from (the MA's
+        advertised address).  Without it the kernel picks a source, which on
+        a box shared with a content server may be that server's locator,
+        and the server's dataplane then claims the echo replies.  Loopback
+        and unspecified addresses are not bound.
     """
 
     log = Logger()
@@ -233,8 +238,10 @@ class ICMPv6Pinger:
         maxInFlight: int = 64,
         sock: Any = None,
         clock: Callable[[], float] | None = None,
+        source: ipaddress.IPv6Address | None = None,
     ) -> None:
         self.reactor = reactor
+        self.source = source
         self.book = ProbeBook(
             int.from_bytes(os.urandom(2), "big"), minInterval=minInterval, maxInFlight=maxInFlight
         )
@@ -249,6 +256,10 @@ class ICMPv6Pinger:
         if self._sock is None:
             s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
             s.setblocking(False)
+            if self.source is not None and not (
+                self.source.is_loopback or self.source.is_unspecified
+            ):
+                s.bind((str(self.source), 0))
             # Only echo replies reach this socket (ICMP6_FILTER: a set bit blocks a type).
             blocked = [0xFFFFFFFF] * 8
             blocked[ECHO_REPLY >> 5] &= ~(1 << (ECHO_REPLY & 31))

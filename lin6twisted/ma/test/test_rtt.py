@@ -6,6 +6,7 @@ fake socket and a L{Clock}.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Any
 
 from twisted.internet.testing import MemoryReactorClock
@@ -161,3 +162,53 @@ class PingerTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(d).status, RTTStatus.ERROR)
         self.assertTrue(self.sock.closed)
         self.assertNotIn(self.pinger, self.reactor.getReaders())
+
+
+class _RecordingSocket:
+    """
+    Stands in for C{socket.socket}: records C{bind} calls.
+    """
+
+    bound: list[tuple[str, int]] = []
+
+    def __init__(self, *args: object) -> None:
+        pass
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def setsockopt(self, *args: object) -> None:
+        pass
+
+    def bind(self, address: tuple[str, int]) -> None:
+        self.bound.append(address)
+
+    def fileno(self) -> int:
+        return -1
+
+
+class SourceTests(SynchronousTestCase):
+    """
+    The pinger's raw socket leaves from the MA's advertised address.
+    """
+
+    def bound(self, source: ipaddress.IPv6Address | None) -> list[tuple[str, int]]:
+        _RecordingSocket.bound = []
+        self.patch(socket, "socket", _RecordingSocket)
+        ICMPv6Pinger(MemoryReactorClock(), source=source)._socket()
+        return _RecordingSocket.bound
+
+    def test_boundToAdvertised(self) -> None:
+        """
+        A global advertised address is bound, so the kernel never picks a
+        co-located content server's locator as the echo's source.
+        """
+        self.assertEqual(self.bound(ipaddress.IPv6Address("2001:db8::5")), [("2001:db8::5", 0)])
+
+    def test_loopbackNotBound(self) -> None:
+        """
+        Loopback, unspecified or no address leaves the choice to the kernel.
+        """
+        self.assertEqual(self.bound(ipaddress.IPv6Address("::1")), [])
+        self.assertEqual(self.bound(ipaddress.IPv6Address("::")), [])
+        self.assertEqual(self.bound(None), [])
