@@ -233,8 +233,11 @@ class BPFDataplane:
             raise DataplaneError(f"cannot load the BPF dataplane: {e}") from None
         from pyroute2 import IPRoute
 
+        # Made in the namespace by this thread: IPRoute(netns=...) forks a
+        # helper process, which shares the reactor's epoll instance.
         try:
-            self._ipr = IPRoute(netns=self.netns) if self.netns else IPRoute()
+            with inNetns(self.netns):
+                self._ipr = IPRoute()
         except Exception as e:
             raise DataplaneError(f"cannot open rtnetlink in {self.netns}: {e}") from None
         with inNetns(self.netns):

@@ -35,6 +35,7 @@ from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
 from lin6twisted.address import NodeID
+from lin6twisted.dataplane.kernel import inNetns
 from lin6twisted.directory import ServiceLevel
 
 __all__ = [
@@ -234,7 +235,10 @@ class HTBShaper:
             if self._given is not None:
                 self._ipr = self._given
             else:
-                self._ipr = IPRoute(netns=self.netns) if self.netns else IPRoute()
+                # Made in the namespace by this thread: IPRoute(netns=...)
+                # forks a helper process sharing the reactor's epoll.
+                with inNetns(self.netns):
+                    self._ipr = IPRoute()
             found = self._ipr.link_lookup(ifname=self.settings.interface)
         except (NetlinkError, OSError) as e:
             raise ShaperError(f"netlink: {e}") from None
