@@ -3,13 +3,16 @@
  * lin6_blast: a small traffic generator/sink for the dataplane benchmark
  * (no iperf on the test machines).  Prints one JSON line.
  *
- *   lin6_blast udp-recv PORT SECONDS
+ *   lin6_blast udp-recv PORT SECONDS [poll]
  *   lin6_blast udp-send DST PORT SECONDS SIZE [SRC]
  *   lin6_blast tcp-recv PORT SECONDS
  *   lin6_blast tcp-send DST PORT SECONDS [SRC]
  *
  * Receivers report what arrived between the first and the last packet
- * (or byte), so start-up and idle time do not count.
+ * (or byte), so start-up and idle time do not count.  Every side reports
+ * the CPU time it used ("cpu": user + system; the kernel charges softirq
+ * work that runs in the process's context to it, e.g. the whole path of a
+ * sent packet through veth and the namespaces).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -32,6 +36,16 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time (user + system, which includes softirq work run on our behalf) used so far. */
+static double cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
 }
 
 static int addr(const char *text, int port, struct sockaddr_in6 *sa)
@@ -77,13 +91,13 @@ static int listener(int type, int port, double seconds)
 	return s;
 }
 
-static int udp_recv(int port, double seconds)
+static int udp_recv(int port, double seconds, int poll)
 {
 	static char bufs[BATCH][MAXPKT];
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
 	double start = now(), first = 0, last = 0;
-	long packets = 0, bytes = 0;
+	long packets = 0, bytes = 0, calls = 0;
 	int s = listener(SOCK_DGRAM, port, seconds), rcvbuf = 8 << 20;
 
 	if (s < 0)
@@ -97,7 +111,7 @@ static int udp_recv(int port, double seconds)
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	while (now() - start < seconds) {
-		int n = recvmmsg(s, msgs, BATCH, 0, NULL);
+		int n = recvmmsg(s, msgs, BATCH, poll ? MSG_DONTWAIT : 0, NULL);
 
 		if (n <= 0) {
 			if (packets && now() - last > 0.5)
@@ -108,10 +122,12 @@ static int udp_recv(int port, double seconds)
 		if (!packets)
 			first = last;
 		packets += n;
+		calls++;
 		for (int i = 0; i < n; i++)
 			bytes += msgs[i].msg_len;
 	}
-	printf("{\"packets\": %ld, \"bytes\": %ld, \"seconds\": %.6f}\n", packets, bytes, last - first);
+	printf("{\"packets\": %ld, \"bytes\": %ld, \"calls\": %ld, \"seconds\": %.6f, \"cpu\": %.6f}\n",
+	       packets, bytes, calls, last - first, cpu());
 	return 0;
 }
 
@@ -145,7 +161,8 @@ static int udp_send(const char *dst, int port, double seconds, int size, const c
 		else
 			sent += n;
 	}
-	printf("{\"sent\": %ld, \"errors\": %ld, \"seconds\": %.6f}\n", sent, errors, now() - start);
+	printf("{\"sent\": %ld, \"errors\": %ld, \"seconds\": %.6f, \"cpu\": %.6f}\n", sent, errors,
+	       now() - start, cpu());
 	return 0;
 }
 
@@ -177,7 +194,7 @@ static int tcp_recv(int port, double seconds)
 			first = last;
 		bytes += n;
 	}
-	printf("{\"bytes\": %ld, \"seconds\": %.6f}\n", bytes, last - first);
+	printf("{\"bytes\": %ld, \"seconds\": %.6f, \"cpu\": %.6f}\n", bytes, last - first, cpu());
 	return 0;
 }
 
@@ -211,7 +228,7 @@ static int tcp_send(const char *dst, int port, double seconds, const char *src)
 		sent += n;
 	}
 	shutdown(s, SHUT_WR);
-	printf("{\"sent\": %ld, \"seconds\": %.6f}\n", sent, now() - start);
+	printf("{\"sent\": %ld, \"seconds\": %.6f, \"cpu\": %.6f}\n", sent, now() - start, cpu());
 	close(s);
 	return 0;
 }
@@ -219,7 +236,7 @@ static int tcp_send(const char *dst, int port, double seconds, const char *src)
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && !strcmp(argv[1], "udp-recv"))
-		return udp_recv(atoi(argv[2]), atof(argv[3]));
+		return udp_recv(atoi(argv[2]), atof(argv[3]), argc > 4 && !strcmp(argv[4], "poll"));
 	if (argc >= 6 && !strcmp(argv[1], "udp-send"))
 		return udp_send(argv[2], atoi(argv[3]), atof(argv[4]), atoi(argv[5]), argc > 6 ? argv[6] : NULL);
 	if (argc >= 4 && !strcmp(argv[1], "tcp-recv"))

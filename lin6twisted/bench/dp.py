@@ -1,29 +1,65 @@
 """
 The C{dp} benchmark group: the eBPF dataplane against plain IPv6.
 
-C{python -m lin6twisted.bench dp [--rounds N] [--seconds S]} (root only;
-defaults 9 rounds of 1-second runs)
-builds the test bed (two hosts in different /64s through a router, offloads
-off, see L{lin6twisted.dataplane.testbed}) and measures, in one run on the
-same namespaces:
+C{python -m lin6twisted.bench dp [--rounds N] [--seconds S] [--offload on|off]
+[--sink poll|block] [--no-pin] [--aa]} (root only; defaults 9 rounds of
+1-second runs, both offload settings, polling sink, pinned) builds the test bed (two
+hosts in different /64s through a router, see
+L{lin6twisted.dataplane.testbed}) and measures, in one run on the same
+namespaces:
 
   - C{dp.tcp_ratio}: TCP bulk throughput between the LIN6 addresses
     (mapped by the programs) over throughput between plain addresses of the
     same hosts on the same links (not mapped; the ingress program still runs
     and passes them).  Mapped and plain runs alternate (order swapped each
-    round); the figure is the median of the per-round ratios, the absolute
-    medians are printed beside it.
+    round); the figure is the median of the per-round ratios (their
+    quartiles in the detail), the absolute medians are printed beside it.
   - C{dp.udp64_ratio}: the same for 64-byte UDP payloads, as packets per
     second received by the sink.
   - C{dp.egress_ns}, C{dp.ingress_ns}: kernel-measured run time per packet
     of each program on its full mapping path (C{BPF_PROG_TEST_RUN}, repeat
     1,000,000, an identity mapping so every repetition does the whole
     rewrite and checksum fix); C{dp.egress_live_ns} and C{dp.ingress_live_ns}
-    are the same from the kernel's run-time statistics during the mapped
-    UDP runs.
+    are the same from the kernel's run-time statistics during extra mapped
+    UDP runs after the ratio runs.
   - C{dp.map_update_us}: one L{BPFDataplane.installMapping} call from Python
     (validation, encoding and the C{bpf(2)} update through libbpf), and
     C{dp.map_update_raw_us} for the bare map update.
+  - C{dp.tcp_cpu_ratio}, C{dp.udp64_cpu_ratio} (and C{..._nooffload}):
+    the same pairs, as what was delivered per CPU-second the sending (and,
+    for TCP, receiving) processes used, the kernel path run on their behalf
+    included (tick-based accounting charges softirq work to the interrupted
+    task).  On a quiet machine this equals the throughput ratio (the sender
+    is CPU-bound); when other processes take CPU time during a run, the
+    throughput ratio moves by tens of percent and this one does not.
+  - with C{--aa}: C{dp.tcp_ratio_aa} and C{dp.udp64_ratio_aa} (and
+    C{..._nooffload_aa}), the same procedure with plain traffic in both
+    arms: how far from 1 a ratio lands by noise alone on this box (the
+    resolution of the ratios above).
+
+Measurement choices (the same for both arms; none of them slows either):
+
+  - The kernel's BPF run-time statistics are off during the ratio runs:
+    collecting them costs two clock reads per program run, which only the
+    mapped arm (the only one running the egress program) would pay.
+  - Both offload configurations are measured, each on a test bed of its
+    own: offloads on (the veth defaults: checksum offload, TSO/GSO, GRO),
+    what a deployment on veth runs, gives C{dp.tcp_ratio} and
+    C{dp.udp64_ratio}; offloads off (software checksums, one packet per
+    segment, as in the dataplane integration tests, which check checksums
+    on the wire) gives C{dp.tcp_ratio_nooffload} and
+    C{dp.udp64_ratio_nooffload}.  C{--offload on|off} runs only one.
+  - The sender and the sink are pinned to two different CPUs (C{taskset}):
+    on a 2-CPU box, the scheduler otherwise moves them onto one CPU for
+    parts of a run, which changes the figures by tens of percent between
+    runs.  The whole path (sender, router, receiver stack) runs in the
+    sender's softirq context on its CPU; the sink only copies.
+  - The UDP sink polls (C{recvmmsg(MSG_DONTWAIT)}) instead of sleeping: a
+    sleeping sink is woken per datagram (an inter-processor interrupt, which
+    costs microseconds in a VM) and UDP send-buffer accounting then paces
+    the sender by the sink's wake-ups, so a small difference in per-packet
+    cost is amplified into a large difference in rate.  C{--sink block}
+    measures that case.
 
 Traffic comes from C{dataplane_c/lin6_blast} (sendmmsg/recvmmsg, plain
 send/recv for TCP).  Everything shares the machine's CPUs: sender, router
@@ -34,9 +70,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from typing import Any
+
+from attrs import define
 
 from lin6twisted.address import Locator, Prefix
 from lin6twisted.bench import Recorder, median
@@ -55,26 +94,57 @@ from lin6twisted.netns import Namespace, isRoot
 __all__ = ["run"]
 
 
+@define
+class _Options:
+    rounds: int = 9
+    seconds: float = 1.0
+    offload: bool = True
+    offloadGiven: bool = False
+    sink: str = "poll"
+    pin: bool = True
+    aa: bool = False
+    liveRounds: int = 3
+
+
+def _pinning(want: bool) -> tuple[list[str], list[str]]:
+    """
+    The command prefixes that pin the sender and the sink to two different
+    CPUs, or two empty prefixes if that is not possible (or not wanted).
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    taskset = shutil.which("taskset")
+    if not want or len(cpus) < 2 or taskset is None:
+        return [], []
+    return [taskset, "-c", str(cpus[0])], [taskset, "-c", str(cpus[1])]
+
+
 def _blast(
-    recv: Namespace, send: Namespace, proto: str, dst: str, src: str, seconds: float
+    recv: Namespace,
+    send: Namespace,
+    proto: str,
+    dst: str,
+    src: str,
+    seconds: float,
+    opts: _Options,
 ) -> Any:
     blast = str(blastPath())
     port = "5201" if proto == "tcp" else "5202"
-    sink = recv.popen(
-        [blast, f"{proto}-recv", port, str(seconds + 5)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    pinSend, pinSink = _pinning(opts.pin)
+    sinkArgs = [*pinSink, blast, f"{proto}-recv", port, str(seconds + 5)]
+    if proto == "udp" and opts.sink == "poll":
+        sinkArgs.append("poll")
+    sink = recv.popen(sinkArgs, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert sink.stdout is not None
     sink.stdout.readline()  # "listening"
-    sendArgs = [blast, f"{proto}-send", dst, port, str(seconds)]
+    sendArgs = [*pinSend, blast, f"{proto}-send", dst, port, str(seconds)]
     if proto == "udp":
         sendArgs.append("64")
-    send.run([*sendArgs, src], timeout=seconds + 30)
+    sent = send.run([*sendArgs, src], timeout=seconds + 30).stdout
     out, _ = sink.communicate(timeout=seconds + 30)
     result = json.loads(out.decode().strip().splitlines()[-1])
     if result["seconds"] <= 0:
         raise RuntimeError(f"{proto} sink saw no traffic: {result}")
+    result["sender"] = json.loads(sent.strip().splitlines()[-1])
     return result
 
 
@@ -82,6 +152,19 @@ def _rate(proto: str, result: Any) -> float:
     if proto == "tcp":
         return float(result["bytes"] * 8 / result["seconds"] / 1e6)
     return float(result["packets"] / result["seconds"])
+
+
+def _cpuRate(proto: str, result: Any) -> float:
+    """
+    What was delivered per CPU-second spent on it: for UDP the sender's CPU
+    time (its own work plus the whole path, run in its softirq context; the
+    polling sink spins regardless of load), for TCP the sender's and the
+    sink's (the ACK path runs in the sink's context).  Unlike the rate, this
+    does not drop when other processes take CPU time from the run.
+    """
+    if proto == "tcp":
+        return float(result["bytes"] * 8 / 1e6 / (result["sender"]["cpu"] + result["cpu"]))
+    return float(result["packets"] / result["sender"]["cpu"])
 
 
 def _progStats(pinDir: str, prog: str) -> tuple[int, int]:
@@ -95,55 +178,92 @@ def _progStats(pinDir: str, prog: str) -> tuple[int, int]:
     return int(info.get("run_time_ns", 0)), int(info.get("run_cnt", 0))
 
 
-def _throughput(recorder: Recorder, pair: Pair, rounds: int, seconds: float) -> None:
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    n = len(ordered)
+    return ordered[n // 4], ordered[(3 * n) // 4]
+
+
+_PROTOS = (("tcp", "tcp", "Mbit/s"), ("udp", "udp64", "pkt/s"))
+
+
+def _ratios(
+    recorder: Recorder, pair: Pair, opts: _Options, arms: tuple[str, str], suffix: str
+) -> None:
+    """
+    Alternate runs of the two arms (order swapped each round) and record
+    the median of the per-round ratios C{arms[0] / arms[1]}.
+    """
     paths = {
         "mapped": (str(pair.lin6B), str(pair.lin6A)),
         "plain": (str(PLAIN_B), str(PLAIN_A)),
     }
+    for proto, name, unit in _PROTOS:
+        rates: tuple[list[float], list[float]] = ([], [])
+        ratios, cpuRatios = [], []
+        for i in range(opts.rounds):
+            order = (0, 1) if i % 2 == 0 else (1, 0)
+            this, perCPU = [0.0, 0.0], [0.0, 0.0]
+            for arm in order:
+                dst, src = paths[arms[arm]]
+                result = _blast(pair.b, pair.a, proto, dst, src, opts.seconds, opts)
+                this[arm] = _rate(proto, result)
+                perCPU[arm] = _cpuRate(proto, result)
+                rates[arm].append(this[arm])
+            ratios.append(this[0] / this[1])
+            cpuRatios.append(perCPU[0] / perCPU[1])
+        if not suffix.endswith("_aa"):
+            recorder.record(f"dp.{name}_mapped{suffix}", median(rates[0]), unit)
+            recorder.record(f"dp.{name}_plain{suffix}", median(rates[1]), unit)
+        q1, q3 = _quartiles(ratios)
+        recorder.record(
+            f"dp.{name}_ratio{suffix}",
+            median(ratios),
+            "ratio",
+            rounds=opts.rounds,
+            seconds=opts.seconds,
+            q1=f"{q1:.3f}",
+            q3=f"{q3:.3f}",
+            ratios="/".join(f"{r:.3f}" for r in ratios),
+        )
+        q1, q3 = _quartiles(cpuRatios)
+        recorder.record(
+            f"dp.{name}_cpu_ratio{suffix}",
+            median(cpuRatios),
+            "ratio",
+            q1=f"{q1:.3f}",
+            q3=f"{q3:.3f}",
+            ratios="/".join(f"{r:.3f}" for r in cpuRatios),
+        )
+
+
+def _liveCost(recorder: Recorder, pair: Pair, opts: _Options) -> None:
+    """
+    Per-packet program run time from the kernel's statistics, during
+    mapped UDP runs of their own (statistics on; not used for the ratios).
+    """
+    live = {"egress": [0, 0], "ingress": [0, 0]}
     statsFD = _libbpf.enableStats()
     try:
-        for proto, name, unit in (("tcp", "tcp", "Mbit/s"), ("udp", "udp64", "pkt/s")):
-            rates: dict[str, list[float]] = {"mapped": [], "plain": []}
-            ratios = []
-            live = {"egress": [0, 0], "ingress": [0, 0]}
-            for i in range(rounds):
-                order = ["mapped", "plain"] if i % 2 == 0 else ["plain", "mapped"]
-                this: dict[str, float] = {}
-                for kind in order:
-                    before = (
-                        _progStats(pair.dpA.pinDir, "lin6_egress"),
-                        _progStats(pair.dpB.pinDir, "lin6_ingress"),
-                    )
-                    dst, src = paths[kind]
-                    this[kind] = _rate(proto, _blast(pair.b, pair.a, proto, dst, src, seconds))
-                    if kind == "mapped" and proto == "udp":
-                        after = (
-                            _progStats(pair.dpA.pinDir, "lin6_egress"),
-                            _progStats(pair.dpB.pinDir, "lin6_ingress"),
-                        )
-                        for key, b, a in zip(("egress", "ingress"), before, after):
-                            live[key][0] += a[0] - b[0]
-                            live[key][1] += a[1] - b[1]
-                rates["mapped"].append(this["mapped"])
-                rates["plain"].append(this["plain"])
-                ratios.append(this["mapped"] / this["plain"])
-            recorder.record(f"dp.{name}_mapped", median(rates["mapped"]), unit)
-            recorder.record(f"dp.{name}_plain", median(rates["plain"]), unit)
-            recorder.record(
-                f"dp.{name}_ratio",
-                median(ratios),
-                "ratio",
-                rounds=rounds,
-                seconds=seconds,
-                ratios="/".join(f"{r:.3f}" for r in ratios),
+        for _ in range(opts.liveRounds):
+            before = (
+                _progStats(pair.dpA.pinDir, "lin6_egress"),
+                _progStats(pair.dpB.pinDir, "lin6_ingress"),
             )
-            if proto == "udp":
-                for key in ("egress", "ingress"):
-                    total, count = live[key]
-                    if count:
-                        recorder.record(f"dp.{key}_live_ns", total / count, "ns", packets=count)
+            _blast(pair.b, pair.a, "udp", str(pair.lin6B), str(pair.lin6A), opts.seconds, opts)
+            after = (
+                _progStats(pair.dpA.pinDir, "lin6_egress"),
+                _progStats(pair.dpB.pinDir, "lin6_ingress"),
+            )
+            for key, b, a in zip(("egress", "ingress"), before, after):
+                live[key][0] += a[0] - b[0]
+                live[key][1] += a[1] - b[1]
     finally:
         os.close(statsFD)
+    for key in ("egress", "ingress"):
+        total, count = live[key]
+        if count:
+            recorder.record(f"dp.{key}_live_ns", total / count, "ns", packets=count)
 
 
 def _programCost(recorder: Recorder) -> None:
@@ -205,17 +325,31 @@ def _mapUpdate(recorder: Recorder, pair: Pair) -> None:
         dp.removeMapping(n)
 
 
+def _parse(args: list[str]) -> _Options:
+    opts = _Options()
+    it = iter(args)
+    for word in it:
+        if word == "--rounds":
+            opts.rounds = int(next(it))
+        elif word == "--seconds":
+            opts.seconds = float(next(it))
+        elif word == "--offload":
+            opts.offload = next(it) == "on"
+            opts.offloadGiven = True
+        elif word == "--sink":
+            opts.sink = next(it)
+        elif word == "--no-pin":
+            opts.pin = False
+        elif word == "--aa":
+            opts.aa = True
+    return opts
+
+
 def run(recorder: Recorder, args: list[str]) -> None:
     """
     Run the dataplane benchmark (see the module docstring).
     """
-    rounds, seconds = 9, 1.0
-    it = iter(args)
-    for word in it:
-        if word == "--rounds":
-            rounds = int(next(it))
-        elif word == "--seconds":
-            seconds = float(next(it))
+    opts = _parse(args)
     if not isRoot():
         recorder.note("dp: needs root (namespaces, BPF); skipped")
         return
@@ -223,15 +357,27 @@ def run(recorder: Recorder, args: list[str]) -> None:
 
     buildObject()
     _programCost(recorder)
-    pair = Pair(reactor, prefix="l6dpb")
-    try:
-        pair.build()
-        _mapUpdate(recorder, pair)
-        load = os.getloadavg()[0]
-        recorder.note(
-            f"dp: {os.cpu_count()} CPUs, load average {load:.2f} before the throughput runs; "
-            "sender, router and receiver share these CPUs with everything else"
-        )
-        _throughput(recorder, pair, rounds, seconds)
-    finally:
-        pair.destroy()
+    configs = [opts.offload] if opts.offloadGiven else [True, False]
+    for n, offload in enumerate(configs):
+        opts.offload = offload
+        pair = Pair(reactor, prefix="l6dpb", offload=offload)
+        try:
+            pair.build()
+            if n == 0:
+                _mapUpdate(recorder, pair)
+            load = os.getloadavg()[0]
+            pinSend, pinSink = _pinning(opts.pin)
+            recorder.note(
+                f"dp: {os.cpu_count()} CPUs, load average {load:.2f} before the throughput "
+                "runs; sender, router and receiver share these CPUs with everything else; "
+                f"offloads {'on' if offload else 'off'}, {opts.sink} sink, "
+                f"sender/sink pinned: {' '.join(pinSend[-1:] + pinSink[-1:]) or 'no'}"
+            )
+            suffix = "" if offload else "_nooffload"
+            _ratios(recorder, pair, opts, ("mapped", "plain"), suffix)
+            if opts.aa:
+                _ratios(recorder, pair, opts, ("plain", "plain"), f"{suffix}_aa")
+            if n == len(configs) - 1:
+                _liveCost(recorder, pair, opts)
+        finally:
+            pair.destroy()
