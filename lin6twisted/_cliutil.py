@@ -15,7 +15,13 @@ from twisted.python import usage
 
 from lin6twisted.address import AddressError, NodeID
 
-__all__ = ["InterspersedOptions", "formatTable", "parseAddressPort", "parseNodeID"]
+__all__ = [
+    "InterspersedOptions",
+    "formatTable",
+    "parseAddressPort",
+    "parseNodeID",
+    "parseSeconds",
+]
 
 
 def parseAddressPort(text: str | None, option: str = "--ma") -> tuple[str, int]:
@@ -37,6 +43,22 @@ def parseAddressPort(text: str | None, option: str = "--ma") -> tuple[str, int]:
     if not 0 < number < 65536:
         raise usage.UsageError(f"{option} port must be 1..65535, got {number}")
     return host, number
+
+
+def parseSeconds(text: object, option: str = "--timeout", positive: bool = False) -> float:
+    """
+    Parse an option's number of seconds.
+
+    @param positive: whether 0 and negative values are refused too.
+    @raise usage.UsageError: not a number (or not above 0), naming C{option}.
+    """
+    try:
+        seconds = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise usage.UsageError(f"{option} must be a number of seconds, not {text!r}") from None
+    if positive and not seconds > 0:
+        raise usage.UsageError(f"{option} must be above 0")
+    return seconds
 
 
 def parseNodeID(text: str | None) -> NodeID:

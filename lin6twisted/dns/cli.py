@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from twisted.internet.defer import Deferred
 from twisted.python import usage
 
-from lin6twisted._cliutil import InterspersedOptions
+from lin6twisted._cliutil import InterspersedOptions, parseSeconds
 from lin6twisted.address import AddressError, LIN6Address, LIN6Space
 from lin6twisted.dns.resolver import Lin6Resolver, ResolverError, Server, parseServer
 from lin6twisted.dns.txt import Locations
@@ -60,14 +60,7 @@ class Options(InterspersedOptions):
         self["name"] = name
 
     def postOptions(self) -> None:
-        try:
-            self["timeout"] = float(self["timeout"])
-        except ValueError:
-            raise usage.UsageError(
-                f"--timeout must be a number, not {self['timeout']!r}"
-            ) from None
-        if not self["timeout"] > 0:
-            raise usage.UsageError("--timeout must be above 0")
+        self["timeout"] = parseSeconds(self["timeout"], positive=True)
         try:
             self["space"] = LIN6Space.fromStrings(self["prefix"], self["oui"])
         except AddressError as e:

@@ -26,7 +26,13 @@ from typing import Any, TextIO
 
 from twisted.python import usage
 
-from lin6twisted._cliutil import InterspersedOptions, formatTable, parseAddressPort, parseNodeID
+from lin6twisted._cliutil import (
+    InterspersedOptions,
+    formatTable,
+    parseAddressPort,
+    parseNodeID,
+    parseSeconds,
+)
 from lin6twisted.ls.query import LSAnswer, QueryError, askLS
 from lin6twisted.wire import MAReply
 
@@ -62,12 +68,7 @@ class QueryOptions(InterspersedOptions):
 
     def postOptions(self) -> None:
         self["ls"] = parseAddressPort(self["ls"], "--ls")
-        try:
-            self["timeout"] = float(self["timeout"])
-        except ValueError:
-            raise usage.UsageError("--timeout must be a number of seconds") from None
-        if not self["timeout"] > 0:
-            raise usage.UsageError("--timeout must be positive")
+        self["timeout"] = parseSeconds(self["timeout"], positive=True)
 
 
 class Options(usage.Options):

@@ -32,7 +32,13 @@ from typing import Any, TextIO
 
 from twisted.python import usage
 
-from lin6twisted._cliutil import InterspersedOptions, formatTable, parseAddressPort, parseNodeID
+from lin6twisted._cliutil import (
+    InterspersedOptions,
+    formatTable,
+    parseAddressPort,
+    parseNodeID,
+    parseSeconds,
+)
 from lin6twisted.wire import WireError
 from lin6twisted.wire.mapping import (
     MapQuery,
@@ -56,10 +62,7 @@ class _Common(InterspersedOptions):
 
     def postOptions(self) -> None:
         self["ma"] = parseAddressPort(self["ma"])
-        try:
-            self["timeout"] = float(self["timeout"])
-        except ValueError:
-            raise usage.UsageError("--timeout must be a number of seconds") from None
+        self["timeout"] = parseSeconds(self["timeout"])
 
 
 class QueryOptions(_Common):
@@ -136,10 +139,7 @@ class StatusOptions(usage.Options):
     def postOptions(self) -> None:
         if not self["url"].startswith(("http://", "https://")):
             raise usage.UsageError(f"--url must be an http:// URL, got {self['url']!r}")
-        try:
-            self["timeout"] = float(self["timeout"])
-        except ValueError:
-            raise usage.UsageError("--timeout must be a number of seconds") from None
+        self["timeout"] = parseSeconds(self["timeout"])
 
 
 class Options(usage.Options):

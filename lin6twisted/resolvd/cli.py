@@ -21,6 +21,8 @@ from typing import Any, TextIO
 
 from twisted.python import usage
 
+from lin6twisted._cliutil import parseSeconds
+
 __all__ = ["ControlClientError", "Options", "ask", "formatCache", "formatStatus", "run"]
 
 DEFAULT_SOCKET = "/run/lin6/resolvd.sock"
@@ -73,12 +75,7 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if self.subCommand is None:
             raise usage.UsageError("a command is required: status, cache or resolve")
-        try:
-            self["timeout"] = float(self["timeout"])
-        except ValueError:
-            raise usage.UsageError(
-                f"--timeout must be a number, not {self['timeout']!r}"
-            ) from None
+        self["timeout"] = parseSeconds(self["timeout"])
 
 
 def ask(path: str, request: dict[str, Any], timeout: float = 15.0) -> Any:
