@@ -67,6 +67,7 @@ from lin6twisted.dataplane.kernel import (
     encodeMapping,
     ensureBPFFS,
     inNetns,
+    ipRouteIn,
     netnsName,
 )
 
@@ -231,13 +232,8 @@ class BPFDataplane:
             self._pin(obj)
         except _libbpf.BPFError as e:
             raise DataplaneError(f"cannot load the BPF dataplane: {e}") from None
-        from pyroute2 import IPRoute
-
-        # Made in the namespace by this thread: IPRoute(netns=...) forks a
-        # helper process, which shares the reactor's epoll instance.
         try:
-            with inNetns(self.netns):
-                self._ipr = IPRoute()
+            self._ipr = ipRouteIn(self.netns)
         except Exception as e:
             raise DataplaneError(f"cannot open rtnetlink in {self.netns}: {e}") from None
         with inNetns(self.netns):

@@ -18,7 +18,7 @@ import struct
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from attrs import frozen
 
@@ -41,6 +41,7 @@ __all__ = [
     "encodeMapping",
     "ensureBPFFS",
     "inNetns",
+    "ipRouteIn",
     "netnsName",
     "objectPath",
     "sourceDir",
@@ -312,3 +313,21 @@ def inNetns(name: str | None) -> Iterator[None]:
     finally:
         os.close(target)
         os.close(home)
+
+
+def ipRouteIn(name: str | None) -> Any:
+    """
+    A pyroute2 C{IPRoute} bound to the named network namespace (C{None}:
+    ours).
+
+    The netlink socket is made in the namespace by this thread rather than
+    with C{IPRoute(netns=...)}, which forks a helper process: the child
+    shares the reactor's epoll instance, and in-process users (tests, the
+    paper harness) then lost reactor registrations.
+
+    @raise DataplaneError: if the namespace does not exist.
+    """
+    from pyroute2 import IPRoute
+
+    with inNetns(name):
+        return IPRoute()

@@ -568,16 +568,10 @@ def _netlinkCode(e: Exception) -> int | None:
 
 
 def _ipRoute(netns: str) -> Any:
-    from pyroute2 import IPRoute
+    from lin6twisted.dataplane.kernel import ipRouteIn
 
-    from lin6twisted.dataplane.kernel import inNetns
-
-    # The socket is made in the namespace by this thread (as the dataplane
-    # does), not through IPRoute(netns=...), which forks a helper process
-    # that shares the reactor's epoll instance.
     try:
-        with inNetns(netns):
-            return IPRoute()
+        return ipRouteIn(netns)
     except Exception as e:
         raise PaperError(f"cannot open rtnetlink in {netns}: {e}") from None
 

@@ -35,7 +35,7 @@ from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
 from lin6twisted.address import NodeID
-from lin6twisted.dataplane.kernel import inNetns
+from lin6twisted.dataplane.kernel import ipRouteIn
 from lin6twisted.directory import ServiceLevel
 
 __all__ = [
@@ -228,17 +228,13 @@ class HTBShaper:
             raise ShaperError(f"tc {args[0]} on {self.settings.interface}: {e}") from None
 
     def start(self) -> None:
-        from pyroute2 import IPRoute
         from pyroute2.netlink.exceptions import NetlinkError
 
         try:
             if self._given is not None:
                 self._ipr = self._given
             else:
-                # Made in the namespace by this thread: IPRoute(netns=...)
-                # forks a helper process sharing the reactor's epoll.
-                with inNetns(self.netns):
-                    self._ipr = IPRoute()
+                self._ipr = ipRouteIn(self.netns)
             found = self._ipr.link_lookup(ifname=self.settings.interface)
         except (NetlinkError, OSError) as e:
             raise ShaperError(f"netlink: {e}") from None
