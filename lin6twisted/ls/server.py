@@ -31,6 +31,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from lin6twisted._gcpause import CollectorPause
 from lin6twisted.address import NodeID, Prefix
 from lin6twisted.directory import (
     BadDirectoryEntry,
@@ -257,6 +258,7 @@ class LSServer:
         self._answerBatch: list[AnswerRecord] = []
         self._flush: IDelayedCall | None = None
         self._cooperator = Cooperator(scheduler=lambda f: clock.callLater(0, f))
+        self.collectorPause = CollectorPause(clock)
         self.startedAt = clock.seconds()
         self.counters: dict[str, int] = dict.fromkeys(
             (
@@ -313,6 +315,7 @@ class LSServer:
             if call is not None and call.active():
                 call.cancel()
         self._cooperator.stop()
+        self.collectorPause.releaseAll()
         for ch in list(self.maChannels.values()):
             ch.close()
         for link in self.peers.values():
@@ -602,6 +605,8 @@ class LSServer:
             self._peerUp(link)
             link.syncAsked = self.now
             link.syncRid = self._rid()
+            # The tables arrive as a burst of long-lived objects.
+            self.collectorPause.hold(link.info.name)
             channel.send(SyncRequest(link.syncRid, self.lsID, self.bootID))
         else:
             self.log.info("Peer connection from {peer}", peer=channel.peerText())
@@ -628,6 +633,7 @@ class LSServer:
         for link in self.peers.values():
             if link.outbound is channel:
                 link.outbound = None
+                self.collectorPause.release(link.info.name)
             if link.inbound is channel:
                 link.inbound = None
             if link.up and link.channel() is None:
@@ -762,6 +768,7 @@ class LSServer:
             self._reschedule()
         elif isinstance(message, SyncDone):
             synced = self.peers.get(via)
+            self.collectorPause.release(via)
             if synced is not None:
                 synced.syncs += 1
                 synced.lastSync = self.now

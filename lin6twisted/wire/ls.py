@@ -39,6 +39,7 @@ from lin6twisted.wire._codec import (
     checkFields,
     checkSize,
     expectVariable,
+    fastAddress,
     fastNodeID,
     fastPrefix,
     toEnum,
@@ -92,7 +93,7 @@ MAX_COOKIE: Final = 32
 MAX_ERROR_MESSAGE: Final = 512
 """The longest L{LSError} message, in UTF-8 bytes."""
 
-_IPv6 = ipaddress.IPv6Address
+_IPv6 = fastAddress
 
 
 class LSType(enum.IntEnum):

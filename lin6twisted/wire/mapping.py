@@ -35,6 +35,7 @@ from lin6twisted.wire._codec import (
     build,
     checkFields,
     expectVariable,
+    fastAddress,
     fastNodeID,
     toEnum,
 )
@@ -69,7 +70,7 @@ MAX_LOCATORS: Final = 8
 """The most locators a message carries."""
 
 _NO_HMAC: Final = bytes(HMAC_SIZE)
-_IPv6 = ipaddress.IPv6Address
+_IPv6 = fastAddress
 
 
 class MappingType(enum.IntEnum):

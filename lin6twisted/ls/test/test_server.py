@@ -10,13 +10,16 @@ import struct
 from ipaddress import IPv6Address
 from typing import Any
 
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
+from lin6twisted._gcpause import CollectorPause
 from lin6twisted.address import NodeID, Prefix
 from lin6twisted.directory import FakeDirectory, ServiceLevel, Subscriber
 from lin6twisted.ls.channel import IChannelController, LSChannel, Relay
@@ -102,6 +105,14 @@ class Node:
             [PeerInfo(p, f"tcp:host=x:port={i}") for i, p in enumerate(peers)],
         )
         self.replies: list[bytes] = []
+        # A stand-in for the garbage collector the server pauses during syncs.
+        self.collectorOn = True
+        self.server.collectorPause = CollectorPause(
+            self.clock,
+            isEnabled=lambda: self.collectorOn,
+            enable=lambda: setattr(self, "collectorOn", True),
+            disable=lambda: setattr(self, "collectorOn", False),
+        )
 
     def connect(self, kind: str, name: str | None = None) -> tuple[LSChannel, StringTransport]:
         factory = {
@@ -462,7 +473,11 @@ class MeshTests(SynchronousTestCase):
             self.a.heartbeat(self.a.connect("MA")[0], n, 1)
         self.a.clock.advance(0)
         out, outT, inn, innT = self.pipe()
+        # The replica that asked for the tables collects no garbage cycles
+        # until they are in; the one that sends them is not paused.
+        self.assertEqual((self.b.collectorOn, self.a.collectorOn), (False, True))
         self.shuttle((outT, inn), (innT, out))
+        self.assertEqual((self.b.collectorOn, self.a.collectorOn), (True, True))
         self.assertEqual(
             sorted(s.address for s in self.b.server.core.mas()), [ma(1), ma(2), ma(3)]
         )
@@ -476,6 +491,22 @@ class MeshTests(SynchronousTestCase):
         [error] = frames(rogueT)
         self.assertEqual(error.code, LSErrorCode.NOT_AUTHORIZED)
         self.assertTrue(rogueT.disconnecting)
+
+    def test_syncCutShort(self) -> None:
+        """
+        A sync whose connection closes before SYNC_DONE lets the garbage
+        collector run again, and so does the pause's time limit when a peer
+        never finishes.
+        """
+        out = self.pipe()[0]
+        self.assertFalse(self.b.collectorOn)
+        out.connectionLost(Failure(ConnectionDone()))
+        self.assertTrue(self.b.collectorOn)
+
+        self.pipe()
+        self.assertFalse(self.b.collectorOn)
+        self.b.clock.advance(self.b.server.collectorPause.limit)
+        self.assertTrue(self.b.collectorOn)
 
     def test_heartbeatRelayedAndProbeRelayed(self) -> None:
         """

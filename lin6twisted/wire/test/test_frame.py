@@ -6,6 +6,7 @@ framing, and the error types.
 from __future__ import annotations
 
 import ast
+import ipaddress
 import unittest
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from lin6twisted.wire import (
     StreamDecoder,
     TruncatedFrame,
     WireError,
+    _codec,
     peekHeader,
     splitDatagram,
 )
@@ -280,3 +282,28 @@ class PackageTests(unittest.TestCase):
                     names = [node.module]
                 offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "twisted"]
         self.assertEqual(offenders, [])
+
+
+class FastAddressTests(unittest.TestCase):
+    """
+    L{lin6twisted.wire._codec.fastAddress} shares decoded addresses.
+    """
+
+    def test_shared(self) -> None:
+        """
+        The same 16 bytes give the same (equal and identical) address.
+        """
+        packed = ipaddress.IPv6Address("2001:db8::7").packed
+        first = _codec.fastAddress(packed)
+        self.assertEqual(first, ipaddress.IPv6Address("2001:db8::7"))
+        self.assertIs(_codec.fastAddress(bytes(packed)), first)
+
+    def test_bounded(self) -> None:
+        """
+        The cache never holds more than C{ADDRESS_CACHE_SIZE} addresses,
+        and what it returns after starting over is still right.
+        """
+        for i in range(_codec.ADDRESS_CACHE_SIZE + 10):
+            address = _codec.fastAddress(i.to_bytes(16, "big"))
+            self.assertLessEqual(len(_codec._ADDRESSES), _codec.ADDRESS_CACHE_SIZE)
+        self.assertEqual(int(address), _codec.ADDRESS_CACHE_SIZE + 9)
