@@ -23,6 +23,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #include "lin6_dp.h"
 
@@ -42,7 +43,25 @@
 #define OFF_DST 24
 #define OFF_NEXTHDR 6
 
+/* skb->ip_summed */
+#define CHECKSUM_NONE 0
+#define CHECKSUM_UNNECESSARY 1
+#define CHECKSUM_COMPLETE 2
+#define CHECKSUM_PARTIAL 3
+#define CSUM_MANGLED_0 0xffff
+
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/*
+ * The kernel's struct sk_buff, as far as we read it: the ip_summed
+ * bitfield, found in the running kernel's BTF by libbpf (CO-RE) at load.
+ */
+struct sk_buff___lin6 {
+	__u8 ip_summed:2;
+} __attribute__((preserve_access_index));
+
+/* The __sk_buff context as the kernel's sk_buff; the verifier inlines it. */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -185,28 +204,97 @@ static __always_inline int find_l4(struct __sk_buff *skb, __u32 l3, __u8 nexthdr
 	return -1;
 }
 
-/* Fix the L4 checksum for a change of the pseudo-header by diff. */
-static __always_inline int fix_l4(struct __sk_buff *skb, int proto, __u32 l4off, __s64 diff,
-				  __u64 pseudo)
+/* Where the L4 checksum field of proto sits behind its header at l4off; 0: none. */
+static __always_inline __u32 l4_csum_off(int proto, __u32 l4off)
 {
-	__u32 csum_off;
-	__u64 flags = pseudo;
-
 	switch (proto) {
 	case NEXTHDR_TCP:
-		csum_off = l4off + 16;
-		break;
+		return l4off + 16;
 	case NEXTHDR_UDP:
-		csum_off = l4off + 6;
-		flags |= BPF_F_MARK_MANGLED_0;
-		break;
+		return l4off + 6;
 	case NEXTHDR_ICMP:
-		csum_off = l4off + 2;
-		break;
+		return l4off + 2;
 	default:
 		return 0;
 	}
+}
+
+/* Fix the L4 checksum for a change of the pseudo-header by diff (helper). */
+static __always_inline int fix_l4(struct __sk_buff *skb, int proto, __u32 l4off, __s64 diff,
+				  __u64 pseudo)
+{
+	__u32 csum_off = l4_csum_off(proto, l4off);
+	__u64 flags = pseudo;
+
+	if (!csum_off)
+		return 0;
+	if (proto == NEXTHDR_UDP)
+		flags |= BPF_F_MARK_MANGLED_0;
 	return bpf_l4_csum_replace(skb, csum_off, 0, diff, flags);
+}
+
+/* skb->ip_summed (CHECKSUM_*), read from the kernel's sk_buff. */
+static __always_inline __u32 ip_summed(struct __sk_buff *skb)
+{
+	struct sk_buff___lin6 *kskb = bpf_cast_to_kern_ctx(skb);
+
+	return BPF_CORE_READ_BITFIELD(kskb, ip_summed);
+}
+
+/*
+ * The L4 checksum field csum for a change diff (a 32-bit one's-complement
+ * sum) of the pseudo-header, exactly as bpf_l4_csum_replace(BPF_F_PSEUDO_HDR)
+ * computes it for an skb that is not CHECKSUM_COMPLETE
+ * (inet_proto_csum_replace_by_diff): for CHECKSUM_PARTIAL the field holds
+ * the uncomplemented pseudo-header sum the device (or the software
+ * fallback) starts from, csum = ~csum_fold(csum_add(diff, csum)); otherwise
+ * it is a complete checksum, csum = csum_fold(csum_add(diff, ~csum)).
+ * csum and diff are native loads of network-order bytes, as in the kernel
+ * (one's-complement sums do not depend on the byte order).
+ */
+static __always_inline __u16 csum_by_diff(__u16 csum, __u32 diff, int partial)
+{
+	__u32 field = partial ? (__u32)csum : ~(__u32)csum;
+	__u64 sum = (__u64)diff + field;
+
+	sum = (sum & 0xffffffff) + (sum >> 32); /* csum_add: end-around carry */
+	sum = (sum & 0xffff) + (sum >> 16);     /* csum_fold */
+	sum = (sum & 0xffff) + (sum >> 16);
+	return partial ? (__u16)sum : (__u16)~sum;
+}
+
+/*
+ * Fix the L4 checksum of proto (header at l4off) for a change of the
+ * pseudo-header by diff, writing the field directly when it is in the
+ * linear area (no helper call).  CHECKSUM_COMPLETE skbs, whose skb->csum
+ * must follow the change, and fields beyond the linear area go through
+ * bpf_l4_csum_replace.  Invalidates packet pointers (helper path).
+ */
+static __always_inline int fix_l4_inline(struct __sk_buff *skb, int proto, __u32 l4off,
+					 __s64 diff, __u32 summed)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u32 csum_off = l4_csum_off(proto, l4off);
+	__u16 *field, old, new;
+
+	if (!csum_off)
+		return 0;
+	/* (the helper refuses offsets past 0xffff: so do we, by calling it) */
+	if (summed == CHECKSUM_COMPLETE || csum_off > 0xffff)
+		return fix_l4(skb, proto, l4off, diff, BPF_F_PSEUDO_HDR);
+	field = data + csum_off;
+	if ((void *)(field + 1) > end)
+		return fix_l4(skb, proto, l4off, diff, BPF_F_PSEUDO_HDR);
+	/* direct access: the linear area was made writable (unclone prologue) */
+	old = *field;
+	if (proto == NEXTHDR_UDP && !old)
+		return 0; /* no UDP checksum: leave it so (BPF_F_MARK_MANGLED_0) */
+	new = csum_by_diff(old, (__u32)diff, summed == CHECKSUM_PARTIAL);
+	if (proto == NEXTHDR_UDP && !new)
+		new = CSUM_MANGLED_0;
+	*field = new;
+	return 0;
 }
 
 /*
@@ -307,9 +395,8 @@ int lin6_egress(struct __sk_buff *skb)
 	h->dst_hi = m->prefix;
 	nexthdr = h->nexthdr;
 	diff = prefix_diff(old_src, new_src, old_dst, m->prefix);
-	/* helpers below may move the packet: no direct access after this */
 	proto = find_l4(skb, 0, nexthdr, &l4off);
-	if (proto > 0 && fix_l4(skb, proto, l4off, diff, BPF_F_PSEUDO_HDR) < 0)
+	if (proto > 0 && fix_l4_inline(skb, proto, l4off, diff, ip_summed(skb)) < 0)
 		goto drop;
 	count(C_EGRESS_MAPPED);
 	return (cfg->flags & LIN6_F_REROUTE) ? BPF_LWT_REROUTE : BPF_OK;
@@ -393,7 +480,7 @@ static __always_inline int ingress(struct __sk_buff *skb, __u32 l3)
 	struct lin6_mapping *m;
 	struct ip6_addrs *h;
 	__u64 old_src, old_dst, new_src, src_lo;
-	__u32 l4off = 0;
+	__u32 l4off = 0, summed;
 	__u8 nexthdr;
 	__s64 diff;
 	int proto, r;
@@ -439,10 +526,11 @@ static __always_inline int ingress(struct __sk_buff *skb, __u32 l3)
 	h->src_hi = new_src;
 	h->dst_hi = cfg->own_lin6_prefix;
 	diff = prefix_diff(old_src, new_src, old_dst, cfg->own_lin6_prefix);
-	/* helpers below may move the packet: no direct access after this */
-	bpf_csum_update(skb, diff); /* CHECKSUM_COMPLETE covers the header we changed */
+	summed = ip_summed(skb);
+	if (summed == CHECKSUM_COMPLETE)
+		bpf_csum_update(skb, diff); /* skb->csum covers the header we changed */
 	proto = find_l4(skb, l3, nexthdr, &l4off);
-	if (proto > 0 && fix_l4(skb, proto, l4off, diff, BPF_F_PSEUDO_HDR) < 0)
+	if (proto > 0 && fix_l4_inline(skb, proto, l4off, diff, summed) < 0)
 		goto drop;
 	count(C_INGRESS_MAPPED);
 	return TC_ACT_OK;

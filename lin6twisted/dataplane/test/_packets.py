@@ -11,6 +11,7 @@ from ipaddress import IPv6Address
 
 ETH = b"\x02\x00\x00\x00\x00\x01" + b"\x02\x00\x00\x00\x00\x02" + b"\x86\xdd"
 TCP, UDP, ICMP6, FRAG = 6, 17, 58, 44
+HOPOPTS, ROUTING, DSTOPTS = 0, 43, 60
 
 
 def checksum(data: bytes) -> int:
@@ -71,14 +72,49 @@ def addresses(frame: bytes) -> tuple[IPv6Address, IPv6Address]:
     return IPv6Address(ip[8:24]), IPv6Address(ip[24:40])
 
 
+def _l4(frame: bytes) -> tuple[int, bytes, IPv6Address, IPv6Address]:
+    ip = frame[14:]
+    nexthdr, body = ip[6], ip[40:]
+    while nexthdr in (HOPOPTS, ROUTING, DSTOPTS, FRAG):
+        size = 8 if nexthdr == FRAG else (body[1] + 1) * 8
+        nexthdr, body = body[0], body[size:]
+    return nexthdr, body, IPv6Address(ip[8:24]), IPv6Address(ip[24:40])
+
+
+CSUM_OFFSET = {TCP: 16, UDP: 6, ICMP6: 2}
+
+
+def l4Checksum(frame: bytes) -> int:
+    """
+    The L4 checksum field of an Ethernet + IPv6 frame (behind any
+    hop-by-hop, routing, destination options or fragment headers).
+    """
+    nexthdr, body, _, _ = _l4(frame)
+    return int.from_bytes(body[CSUM_OFFSET[nexthdr] : CSUM_OFFSET[nexthdr] + 2], "big")
+
+
+def freshChecksum(frame: bytes) -> int:
+    """
+    The L4 checksum field a full computation over the frame's addresses and
+    segment gives (UDP: 0 sent as 0xffff): the one value in 0..0xfffe (the
+    pseudo-header's length and protocol keep the sum from being zero) that
+    is right, which is also the one the kernel's incremental update
+    (C{bpf_l4_csum_replace} on an skb that is not C{CHECKSUM_PARTIAL})
+    leaves, so a program that fixes checksums incrementally must give
+    exactly this, not its other representation 0xffff/0.
+    """
+    nexthdr, body, src, dst = _l4(frame)
+    off = CSUM_OFFSET[nexthdr]
+    seg = body[:off] + b"\x00\x00" + body[off + 2 :]
+    c = checksum(pseudo(src, dst, len(seg), nexthdr) + seg)
+    return 0xFFFF if nexthdr == UDP and c == 0 else c
+
+
 def l4Valid(frame: bytes) -> bool:
     """
-    Whether the L4 checksum of an Ethernet + IPv6 frame (no extension
-    headers, or one fragment header) is correct for its addresses.
+    Whether the L4 checksum of an Ethernet + IPv6 frame (behind any
+    hop-by-hop, routing, destination options or fragment headers) is
+    correct for its addresses.
     """
-    ip = frame[14:]
-    src, dst = IPv6Address(ip[8:24]), IPv6Address(ip[24:40])
-    nexthdr, body = ip[6], ip[40:]
-    if nexthdr == FRAG:
-        nexthdr, body = body[0], body[8:]
+    nexthdr, body, src, dst = _l4(frame)
     return checksum(pseudo(src, dst, len(body), nexthdr) + body) == 0

@@ -28,15 +28,20 @@ from lin6twisted.dataplane.kernel import (
     encodeMapping,
 )
 from lin6twisted.dataplane.test._packets import (
+    CSUM_OFFSET,
+    DSTOPTS,
     ETH,
     FRAG,
+    HOPOPTS,
     ICMP6,
     TCP,
     UDP,
     addresses,
     checksum,
+    freshChecksum,
     ipv6,
     l4,
+    l4Checksum,
     l4Valid,
     packet,
     pseudo,
@@ -61,6 +66,30 @@ PEER_LOC = Locator(PEER_PREFIX, PEER).address
 
 def _now() -> int:
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+def _zeroSumPayload(proto: int, src: IPv6Address, dst: IPv6Address) -> bytes:
+    """
+    A payload with which the checksum of the C{proto} segment over C{src}
+    and C{dst} computes to 0 (the sum is all ones): the case where an
+    incremental update must give 0x0000 (TCP, ICMPv6) or 0xffff (UDP,
+    whose 0 means "no checksum").
+    """
+    base = b"x" * 20
+    seg = bytearray(l4(proto, src, dst, base + bytes(2)))
+    off = CSUM_OFFSET[proto]
+    seg[off : off + 2] = bytes(2)
+    return base + checksum(pseudo(src, dst, len(seg), proto) + bytes(seg)).to_bytes(2, "big")
+
+
+def _withChecksum(frame: bytes, value: int) -> bytes:
+    """
+    The frame (no extension headers) with its L4 checksum field set to
+    C{value}.
+    """
+    out = bytearray(frame)
+    struct.pack_into("!H", out, 14 + 40 + CSUM_OFFSET[frame[14 + 6]], value)
+    return bytes(out)
 
 
 class ProgramTests(SynchronousTestCase):
@@ -334,6 +363,81 @@ class ProgramTests(SynchronousTestCase):
             self.assertEqual(addresses(out), (PEER_LIN6, MY_LIN6))
             self.assertTrue(l4Valid(out), (i, proto))
             self.assertEqual(out[14 + 40 :], frame[14 + 40 :])
+
+    def test_checksumFieldExact(self) -> None:
+        """
+        The fixed checksum field is exactly what a full computation gives
+        (and what C{bpf_l4_csum_replace} leaves): in 0..0xfffe, UDP's 0 sent
+        as 0xffff, for random prefixes and payloads in both directions.
+        """
+        rng = random.Random(11)  # noqa: S311 (test data, not crypto)
+        for i in range(150):
+            proto = (TCP, UDP, ICMP6)[i % 3]
+            theirs = Prefix(rng.getrandbits(64))
+            self.map.update(PEER.packed, encodeMapping(Locator(theirs, PEER), None, 0))
+            payload = rng.randbytes(rng.randrange(0, 100))
+            _, wire = self.runProg("lin6_egress", packet(proto, MY_LIN6, PEER_LIN6, payload))
+            self.assertEqual(l4Checksum(wire), freshChecksum(wire), (i, proto))
+            back = packet(proto, Locator(theirs, PEER).address, MY_LOC, payload)
+            _, out = self.runProg("lin6_ingress", back)
+            self.assertEqual(addresses(out), (PEER_LIN6, MY_LIN6))
+            self.assertEqual(l4Checksum(out), freshChecksum(out), (i, proto))
+
+    def test_checksumResultZero(self) -> None:
+        """
+        When the new checksum computes to zero, TCP and ICMPv6 get 0x0000
+        and UDP 0xffff (0 would mean "no checksum"), both directions.
+        """
+        for proto, want in ((TCP, 0), (ICMP6, 0), (UDP, 0xFFFF)):
+            payload = _zeroSumPayload(proto, MY_LOC, PEER_LOC)
+            ret, out = self.runProg("lin6_egress", packet(proto, MY_LIN6, PEER_LIN6, payload))
+            self.assertEqual((ret, addresses(out)), (BPF_OK, (MY_LOC, PEER_LOC)))
+            self.assertEqual(l4Checksum(out), want, proto)
+            self.assertTrue(l4Valid(out), proto)
+            payload = _zeroSumPayload(proto, PEER_LIN6, MY_LIN6)
+            ret, out = self.runProg("lin6_ingress", packet(proto, PEER_LOC, MY_LOC, payload))
+            self.assertEqual((ret, addresses(out)), (TC_ACT_OK, (PEER_LIN6, MY_LIN6)))
+            self.assertEqual(l4Checksum(out), want, proto)
+            self.assertTrue(l4Valid(out), proto)
+
+    def test_udpZeroChecksum(self) -> None:
+        """
+        A UDP datagram without a checksum (field 0) is mapped and keeps the
+        0, both directions.
+        """
+        frame = _withChecksum(packet(UDP, MY_LIN6, PEER_LIN6), 0)
+        ret, out = self.runProg("lin6_egress", frame)
+        self.assertEqual((ret, addresses(out), l4Checksum(out)), (BPF_OK, (MY_LOC, PEER_LOC), 0))
+        self.assertEqual(out[14 + 40 :], frame[14 + 40 :])
+        frame = _withChecksum(packet(UDP, PEER_LOC, MY_LOC), 0)
+        ret, out = self.runProg("lin6_ingress", frame)
+        self.assertEqual(
+            (ret, addresses(out), l4Checksum(out)), (TC_ACT_OK, (PEER_LIN6, MY_LIN6), 0)
+        )
+        self.assertEqual(out[14 + 40 :], frame[14 + 40 :])
+
+    def test_extensionHeaders(self) -> None:
+        """
+        Behind hop-by-hop and destination options headers the checksum is
+        fixed too (exactly), both directions.
+        """
+        for proto in (TCP, UDP, ICMP6):
+            for ext in (HOPOPTS, DSTOPTS):
+                opts = bytes([proto, 0, 1, 4, 0, 0, 0, 0])  # PadN
+                body = l4(proto, MY_LIN6, PEER_LIN6, b"e" * 33)
+                ret, out = self.runProg(
+                    "lin6_egress", ETH + ipv6(MY_LIN6, PEER_LIN6, ext, opts + body)
+                )
+                self.assertEqual((ret, addresses(out)), (BPF_OK, (MY_LOC, PEER_LOC)))
+                self.assertTrue(l4Valid(out), (proto, ext))
+                self.assertEqual(l4Checksum(out), freshChecksum(out), (proto, ext))
+                body = l4(proto, PEER_LOC, MY_LOC, b"e" * 33)
+                ret, out = self.runProg(
+                    "lin6_ingress", ETH + ipv6(PEER_LOC, MY_LOC, ext, opts + body)
+                )
+                self.assertEqual((ret, addresses(out)), (TC_ACT_OK, (PEER_LIN6, MY_LIN6)))
+                self.assertTrue(l4Valid(out), (proto, ext))
+                self.assertEqual(l4Checksum(out), freshChecksum(out), (proto, ext))
 
     def test_cost(self) -> None:
         """
