@@ -70,6 +70,34 @@ struct {
 	__type(value, struct lin6_mapping);
 } lin6_map SEC(".maps");
 
+/*
+ * lin6_gen[0]: the generation of lin6_map.  Whoever changes lin6_map
+ * increments it afterwards (the Python control does); the per-CPU cache
+ * below trusts an entry only if it was filled under the current generation.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lin6_gen SEC(".maps");
+
+/*
+ * Per-CPU copies of recently used lin6_map entries.  A hash-map lookup is a
+ * chain of calls (__htab_map_lookup_elem, jhash, the bucket walk, memcmp);
+ * with the kernel's speculative-execution mitigations each call and return
+ * costs several ns, and the two lookups per packet (egress on one host,
+ * ingress on the other) were ~3 % of a 64-byte UDP packet's path.  Array
+ * lookups are inlined by the verifier.  Every program runs with bottom
+ * halves off, so a CPU's slots are never written by two programs at once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LIN6_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct lin6_cache_slot);
+} lin6_cache SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -135,6 +163,36 @@ static __always_inline int is_mobile_lin6(const struct lin6_config *cfg, __u64 n
 static __always_inline int in_grace(__u64 until, __u64 now)
 {
 	return until && now < until;
+}
+
+/*
+ * The mapping of nodeid: from this CPU's cache when the entry there is of
+ * the current generation, else from lin6_map (and then cached).  The
+ * generation is read before lin6_map, so an entry filled while the control
+ * was changing the map carries the older generation and is not trusted
+ * once the control has incremented it.
+ */
+static __always_inline struct lin6_mapping *lookup_mapping(__u64 nodeid)
+{
+	const __u8 *b = (const __u8 *)&nodeid;
+	__u32 zero = 0, index = (b[7] ^ b[6]) & (LIN6_CACHE_SLOTS - 1);
+	struct lin6_cache_slot *slot;
+	struct lin6_mapping *m;
+	__u64 *genp, gen;
+
+	genp = bpf_map_lookup_elem(&lin6_gen, &zero);
+	gen = genp ? *(volatile __u64 *)genp : 0;
+	slot = bpf_map_lookup_elem(&lin6_cache, &index);
+	if (gen && slot && slot->gen == gen && slot->nodeid == nodeid)
+		return &slot->m;
+	m = bpf_map_lookup_elem(&lin6_map, &nodeid);
+	if (m && gen && slot) {
+		slot->gen = 0;
+		slot->nodeid = nodeid;
+		slot->m = *m;
+		slot->gen = gen;
+	}
+	return m;
 }
 
 /* Report a miss for nodeid, at most once per miss_interval_ns per Node ID. */
@@ -378,7 +436,7 @@ int lin6_egress(struct __sk_buff *skb)
 	if (!h || (h->vtcfl & 0xf0) != 0x60 || h->dst_hi != cfg->lin6_prefix)
 		goto pass;
 	nodeid = h->dst_lo;
-	m = bpf_map_lookup_elem(&lin6_map, &nodeid);
+	m = lookup_mapping(nodeid);
 	if (!m) {
 		count(C_EGRESS_MISSED);
 		report_miss(cfg, nodeid, 0, LIN6_MISS_EGRESS, skb->ifindex);
@@ -498,7 +556,7 @@ static __always_inline int ingress(struct __sk_buff *skb, __u32 l3)
 	old_src = h->src_hi;
 	old_dst = h->dst_hi;
 	nexthdr = h->nexthdr;
-	m = bpf_map_lookup_elem(&lin6_map, &src_lo);
+	m = lookup_mapping(src_lo);
 	if (!m) {
 		if (nexthdr == NEXTHDR_ICMP) {
 			r = ingress_icmp_error(skb, cfg, l3, old_dst);

@@ -66,4 +66,18 @@ enum lin6_counter {
 
 #define LIN6_STATS_SLOTS 16
 
+/*
+ * The per-CPU mapping cache in front of lin6_map: LIN6_CACHE_SLOTS entries
+ * per CPU, direct-mapped by the Node ID's last byte.  An entry is valid only
+ * while its gen equals the value in lin6_gen, which the control increments
+ * after every change to lin6_map (0 there turns the cache off).
+ */
+#define LIN6_CACHE_SLOTS 256
+
+struct lin6_cache_slot {
+	__u64 gen;                /* lin6_gen when filled; 0: empty */
+	__u64 nodeid;
+	struct lin6_mapping m;
+};
+
 #endif

@@ -80,7 +80,7 @@ _TUNSETIFF: Final = 0x400454CA
 _IFF_TUN: Final = 0x0001
 _IFF_NO_PI: Final = 0x1000
 _IFA_F_NODAD: Final = 0x02
-_MAPS: Final = ("lin6_map", "lin6_cfg", "lin6_stats", "lin6_events")
+_MAPS: Final = ("lin6_map", "lin6_gen", "lin6_cfg", "lin6_stats", "lin6_events")
 _PROGS: Final = ("lin6_egress", "lin6_ingress", "lin6_ingress_l3")
 
 
@@ -183,6 +183,8 @@ class BPFDataplane:
         self._obj: _libbpf.BPFObject | None = None
         self._map: _libbpf.MapFD | None = None
         self._cfgMap: _libbpf.MapFD | None = None
+        self._genMap: _libbpf.MapFD | None = None
+        self._generation = 0
         self._stats: _libbpf.MapFD | None = None
         self._rb: _libbpf.RingBuffer | None = None
         self._readers: list[_Reader] = []
@@ -228,6 +230,8 @@ class BPFDataplane:
             self._ncpu = _libbpf.numPossibleCPUs()
             self._map = _libbpf.MapFD(obj.mapFD("lin6_map"), 8, MAPPING.size, "lin6_map")
             self._cfgMap = _libbpf.MapFD(obj.mapFD("lin6_cfg"), 4, 72, "lin6_cfg")
+            self._genMap = _libbpf.MapFD(obj.mapFD("lin6_gen"), 4, 8, "lin6_gen")
+            self._bumpGeneration()  # 1: the programs' mapping cache is on
             self._stats = _libbpf.MapFD(obj.mapFD("lin6_stats"), 4, 8 * self._ncpu, "lin6_stats")
             self._pin(obj)
         except _libbpf.BPFError as e:
@@ -284,7 +288,7 @@ class BPFDataplane:
             self._obj.close()
             self._obj = None
         shutil.rmtree(self.pinDir, ignore_errors=True)
-        self._map = self._cfgMap = self._stats = None
+        self._map = self._cfgMap = self._genMap = self._stats = None
         self._own = None
         self._attached = {}
         if self.running:
@@ -352,6 +356,7 @@ class BPFDataplane:
             if e.errno == errno.E2BIG:
                 raise DataplaneError(f"mapping table full ({self.capacity} entries)") from None
             raise DataplaneError(f"cannot install mapping for {nodeID}: {e}") from None
+        self._bumpGeneration()
         self._release(nodeID)
 
     def removeMapping(self, nodeID: NodeID) -> None:
@@ -362,6 +367,8 @@ class BPFDataplane:
             self._map.delete(nodeID.packed)
         except _libbpf.BPFError as e:
             raise DataplaneError(f"cannot remove mapping for {nodeID}: {e}") from None
+        finally:
+            self._bumpGeneration()
 
     def mappings(self) -> dict[NodeID, Locator]:
         if self._map is None:
@@ -411,6 +418,20 @@ class BPFDataplane:
         if config.ownNodeID is not None:
             flags |= FLAG_ACTIVE
         return flags
+
+    def _bumpGeneration(self) -> None:
+        """
+        Tell the programs that C{lin6_map} changed: their per-CPU copies of
+        its entries (C{lin6_cache}) are valid only for the generation they
+        were made in.  Called after every change to the map.
+        """
+        if self._genMap is None:
+            raise DataplaneError("the dataplane is not running")
+        self._generation += 1
+        try:
+            self._genMap.update(bytes(4), struct.pack("=Q", self._generation))
+        except _libbpf.BPFError as e:
+            raise DataplaneError(f"cannot update the mapping generation: {e}") from None
 
     def _writeConfig(self, config: Config) -> None:
         if self._cfgMap is None:

@@ -5,6 +5,7 @@ hosts in different /64s through a router (see L{_topology}).  Root only.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -289,6 +290,28 @@ class DataplaneIntegrationTests(TestCase):
         self.assertNotIn("3ffe:501:1830:1999", p.a.run(["ip", "-6", "addr"]).stdout)
         self.assertNotIn("bpf", p.a.run(["tc", "filter", "show", "dev", "eth0", "ingress"]).stdout)
         self.assertNotIn("lin6hold", p.a.run(["ip", "link"]).stdout)
+
+    def test_generationFollowsMapChanges(self) -> None:
+        """
+        Every mapping installed or removed moves C{lin6_gen} (the stamp the
+        programs' per-CPU mapping cache checks), and it is never 0 while
+        running (0 would turn the cache off).
+        """
+        p = self.build()
+        pinned = os.path.join(p.dpA.pinDir, "lin6_gen")
+
+        def generation() -> int:
+            out = p.a.run(["bpftool", "-j", "map", "lookup", "pinned", pinned, "key", *"0000"])
+            return int.from_bytes(bytes(int(b, 16) for b in json.loads(out.stdout)["value"]),
+                                  "little")  # fmt: skip
+
+        first = generation()
+        self.assertGreater(first, 0)
+        stranger = SPACE.nodeID(0x77, mobile=True)
+        p.dpA.installMapping(stranger, Locator(Prefix.fromString("2001:db8:77::/64"), stranger))
+        self.assertEqual(generation(), first + 1)
+        p.dpA.removeMapping(stranger)
+        self.assertEqual(generation(), first + 2)
 
     def test_prefixesOnTheRoute(self) -> None:
         """

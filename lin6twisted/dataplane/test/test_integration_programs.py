@@ -6,6 +6,7 @@ mode, misses.  Needs root (loading BPF), not namespaces.
 
 from __future__ import annotations
 
+import os
 import random
 import struct
 import time
@@ -92,17 +93,52 @@ def _withChecksum(frame: bytes, value: int) -> bytes:
     return bytes(out)
 
 
+class _GenerationMap:
+    """
+    C{lin6_map} as the control writes it: every change followed by an
+    increment of C{lin6_gen}, which keeps the programs' per-CPU mapping
+    cache on.
+    """
+
+    def __init__(self, mapping: _libbpf.MapFD, gen: _libbpf.MapFD) -> None:
+        self.mapping = mapping
+        self.gen = gen
+        self.generation = 0
+        self.bump()
+
+    def bump(self) -> None:
+        self.generation += 1
+        self.gen.update(bytes(4), struct.pack("=Q", self.generation))
+
+    def update(self, key: bytes, value: bytes) -> None:
+        self.mapping.update(key, value)
+        self.bump()
+
+    def delete(self, key: bytes) -> bool:
+        try:
+            return self.mapping.delete(key)
+        finally:
+            self.bump()
+
+
 class ProgramTests(SynchronousTestCase):
     """
-    C{lin6_egress} and C{lin6_ingress} on single packets.
+    C{lin6_egress} and C{lin6_ingress} on single packets, with the per-CPU
+    mapping cache off (C{lin6_gen} 0: every packet looks up C{lin6_map}).
     """
+
+    cached = False
 
     def setUp(self) -> None:
         if not isRoot():
             raise self.skipTest("needs root (BPF)")
         self.obj = _libbpf.BPFObject(str(buildObject()), {"lin6_map": 1024})
         self.addCleanup(self.obj.close)
-        self.map = _libbpf.MapFD(self.obj.mapFD("lin6_map"), 8, MAPPING.size)
+        self.rawMap = _libbpf.MapFD(self.obj.mapFD("lin6_map"), 8, MAPPING.size)
+        self.genMap = _libbpf.MapFD(self.obj.mapFD("lin6_gen"), 4, 8)
+        self.map: _libbpf.MapFD | _GenerationMap = (
+            _GenerationMap(self.rawMap, self.genMap) if self.cached else self.rawMap
+        )
         self.cfg = _libbpf.MapFD(self.obj.mapFD("lin6_cfg"), 4, 72)
         self.ncpu = _libbpf.numPossibleCPUs()
         self.stats = _libbpf.MapFD(self.obj.mapFD("lin6_stats"), 4, 8 * self.ncpu)
@@ -447,6 +483,92 @@ class ProgramTests(SynchronousTestCase):
             self.obj.progFD("lin6_egress"), packet(UDP, MY_LIN6, PEER_LIN6), 1000
         )
         self.assertGreater(ns, 0)
+
+
+class CachedProgramTests(ProgramTests):
+    """
+    The same with the per-CPU mapping cache on (as the control runs the
+    programs), and what the cache itself must get right.
+    """
+
+    cached = True
+
+    def egressTo(self, node: NodeID) -> IPv6Address:
+        """
+        Send a UDP packet to C{node}'s LIN6 address through egress; the
+        destination it leaves with.
+        """
+        frame = packet(UDP, MY_LIN6, DEFAULT_SPACE.address(node).address)
+        ret, out = self.runProg("lin6_egress", frame)
+        self.assertEqual(ret, BPF_OK)
+        self.assertTrue(l4Valid(out))
+        return addresses(out)[1]
+
+    def onOneCPU(self) -> None:
+        """
+        Keep this process (and so the test runs) on one CPU for the test.
+        """
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(before)})
+        self.addCleanup(os.sched_setaffinity, 0, before)
+
+    def test_cacheFollowsGeneration(self) -> None:
+        """
+        A CPU may keep using its copy of a mapping changed behind the
+        generation's back; once C{lin6_gen} moves, the next packet takes the
+        new mapping (whoever writes C{lin6_map} must increment it after).
+        """
+        self.onOneCPU()
+        self.assertEqual(self.egressTo(PEER), PEER_LOC)
+        moved = Locator(PEER_OLD, PEER)
+        self.rawMap.update(PEER.packed, encodeMapping(moved, None, 0))
+        self.assertEqual(self.egressTo(PEER), PEER_LOC)
+        assert isinstance(self.map, _GenerationMap)
+        self.map.bump()
+        self.assertEqual(self.egressTo(PEER), moved.address)
+        back = Locator(PEER_PREFIX, PEER)
+        self.map.update(PEER.packed, encodeMapping(back, None, 0))
+        self.assertEqual(self.egressTo(PEER), PEER_LOC)
+
+    def test_cacheRemoved(self) -> None:
+        """
+        A removed mapping is a miss on the next packet, copy or not.
+        """
+        self.onOneCPU()
+        self.assertEqual(self.egressTo(PEER), PEER_LOC)
+        self.map.delete(PEER.packed)
+        ret, _ = self.runProg("lin6_egress", packet(UDP, MY_LIN6, PEER_LIN6))
+        self.assertEqual(ret, BPF_DROP)
+        self.assertEqual(self.counter("egress_missed"), 1)
+
+    def test_cacheSlotShared(self) -> None:
+        """
+        Two Node IDs that share a cache slot each get their own mapping,
+        alternately, in both directions.
+        """
+        self.onOneCPU()
+        other = DEFAULT_SPACE.nodeID(0x0103, mobile=True)
+        self.assertEqual(PEER.packed[6] ^ PEER.packed[7], other.packed[6] ^ other.packed[7])
+        otherLoc = Locator(PEER_OLD, other)
+        self.map.update(other.packed, encodeMapping(otherLoc, None, 0))
+        for _ in range(3):
+            self.assertEqual(self.egressTo(PEER), PEER_LOC)
+            self.assertEqual(self.egressTo(other), otherLoc.address)
+            ret, out = self.runProg("lin6_ingress", packet(TCP, otherLoc.address, MY_LOC))
+            self.assertEqual(
+                (ret, addresses(out)), (TC_ACT_OK, (DEFAULT_SPACE.address(other).address, MY_LIN6))
+            )
+
+    def test_cacheEmptySlot(self) -> None:
+        """
+        An empty slot (all zeros) is never taken for the mapping of Node
+        ID 0: a packet to it is a miss.
+        """
+        self.onOneCPU()
+        nowhere = DEFAULT_SPACE.prefix.network.network_address
+        ret, _ = self.runProg("lin6_egress", packet(UDP, MY_LIN6, nowhere))
+        self.assertEqual(ret, BPF_DROP)
+        self.assertEqual(self.counter("egress_missed"), 1)
 
 
 class NodeIDKeyTests(SynchronousTestCase):
