@@ -31,6 +31,7 @@ from twisted.application import internet, service
 from twisted.names import dns
 from twisted.python import usage
 
+from lin6twisted._udp import UDPServer
 from lin6twisted.config import Section, configFromOptions
 from lin6twisted.dns.server import (
     EDNS_PAYLOAD,
@@ -175,6 +176,7 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     top = service.MultiService()
     internet.TCPServer(settings.port, factory, interface=settings.interface).setServiceParent(top)
     protocol = dns.DNSDatagramProtocol(factory)
-    internet.UDPServer(settings.port, protocol, interface=settings.interface).setServiceParent(top)
+    udpServer: service.Service = UDPServer(settings.port, protocol, interface=settings.interface)
+    udpServer.setServiceParent(top)
     ZoneReloadService(zones, reactor).setServiceParent(top)  # type: ignore[no-untyped-call]
     return top

@@ -55,6 +55,7 @@ from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.python import usage
 from twisted.web.server import Site
 
+from lin6twisted._udp import UDPServer
 from lin6twisted.config import Section, configFromOptions, parseLIN6Space, parseTLS
 from lin6twisted.directory.settings import (
     DirectorySettings,
@@ -247,7 +248,7 @@ def makeService(options: usage.Options, reactor: Any = None) -> IService:
         ).setServiceParent(top)
     from lin6twisted.ls.server import QueryDatagramProtocol, QueryStreamFactory
 
-    internet.UDPServer(
+    UDPServer(
         config.queryPort, QueryDatagramProtocol(server), interface=config.queryInterface
     ).setServiceParent(top)
     if config.queryTCP:

@@ -11,7 +11,6 @@ from typing import Any
 from twisted.application.internet import (
     StreamServerEndpointService,
     TimerService,
-    UDPServer,
 )
 from twisted.application.service import IServiceCollection, MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -20,6 +19,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web.server import Site
 
+from lin6twisted._udp import UDPServer
 from lin6twisted.config import configFromOptions
 from lin6twisted.directory.settings import directoryFromSettings
 from lin6twisted.ls.guard import RateLimiter

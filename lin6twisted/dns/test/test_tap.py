@@ -11,6 +11,7 @@ from twisted.internet.testing import MemoryReactor
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
+from lin6twisted._udp import UDPServer
 from lin6twisted.dns.server import Lin6DNSServerFactory, ZoneReloadService
 from lin6twisted.dns.tap import DNSSettings, Options, makeService
 
@@ -130,7 +131,7 @@ class MakeServiceTests(SynchronousTestCase):
         services = list(top)
         tcp, udp, reloader = services
         self.assertIsInstance(tcp, internet.TCPServer)
-        self.assertIsInstance(udp, internet.UDPServer)
+        self.assertIsInstance(udp, UDPServer)
         self.assertIsInstance(reloader, ZoneReloadService)
         self.assertEqual(tcp.args[0], 5353)
         self.assertEqual(udp.args[0], 5353)

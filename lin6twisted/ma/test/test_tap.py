@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twisted.application.internet import TimerService, UDPServer
+from twisted.application.internet import TimerService
 from twisted.internet.testing import MemoryReactorClock
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
+from lin6twisted._udp import UDPServer
 from lin6twisted.config import ConfigError, loadTOMLString
 from lin6twisted.directory import ServiceLevel
 from lin6twisted.ma.settings import parseMASettings
