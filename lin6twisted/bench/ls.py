@@ -436,7 +436,13 @@ def _genPeer(pkiDir: str, peerPort: int, statusPort: int, count: int) -> None:
         nowMs = int(time.time() * 1000)
         entries = [
             AnswerEntry(
-                Prefix(0x20010DB800000000 + i), _maAddress(i % 10_000), 7000, nowMs, 600, 1500
+                Prefix(0x20010DB800000000 + i),
+                _maAddress(i % 10_000),
+                7000,
+                nowMs,
+                600,
+                1500,
+                2 if i % 5 == 0 else 1,  # a premium user in five
             )
             for i in range(count)
         ]

@@ -92,7 +92,7 @@ __all__ = [
 
 _U32: Final = 0xFFFFFFFF
 _QUERY_MAX_FRAME: Final = 256
-_NORMAL: Final = ServiceLevel.NORMAL
+_LEVELS: Final = {int(level): level for level in ServiceLevel}
 _MAX_RELAYED: Final = 10_000
 
 
@@ -526,6 +526,7 @@ class LSServer:
             record.createdMs,
             record.lifetimeMs // 1000,
             min(_U32, int(record.rttMs * 1000)),
+            int(record.level),
         )
 
     def _encodeTables(self, rid: int, mas: list[MARecord], answers: list[AnswerRecord]) -> bytes:
@@ -760,8 +761,8 @@ class LSServer:
             self.core.mergeAnswers(
                 self.now,
                 [
-                    AnswerRecord(e.prefix, e.maAddress, e.createdMs, e.lifetime * 1000, _NORMAL,
-                                 e.rttUs / 1000.0)
+                    AnswerRecord(e.prefix, e.maAddress, e.createdMs, e.lifetime * 1000,
+                                 _LEVELS[e.level], e.rttUs / 1000.0)
                     for e in message.entries
                 ],
             )  # fmt: skip

@@ -188,7 +188,13 @@ def _maEntry(rng: random.Random) -> MAEntry:
 
 def _answerEntry(rng: random.Random) -> AnswerEntry:
     return AnswerEntry(
-        Prefix(_u(rng, 64)), _addr(rng), _u(rng, 16), _u(rng, 64), _u(rng, 32), _u(rng, 32)
+        Prefix(_u(rng, 64)),
+        _addr(rng),
+        _u(rng, 16),
+        _u(rng, 64),
+        _u(rng, 32),
+        _u(rng, 32),
+        rng.choice((1, 2)),
     )
 
 

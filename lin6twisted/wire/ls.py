@@ -563,7 +563,7 @@ class MAEntry:
         )
 
 
-_ANSWER_ENTRY: Final = struct.Struct("!Q16sHQII")
+_ANSWER_ENTRY: Final = struct.Struct("!Q16sHQIIB")
 
 
 @frozen
@@ -578,9 +578,14 @@ class AnswerEntry:
         since the epoch (decides which of two rows is newer).
     @ivar lifetime: seconds the answer stays valid from C{createdMs}.
     @ivar rttUs: the RTT measured when deciding, microseconds.
+    @ivar level: the service level of the user the decision was made for,
+        1 normal, 2 premium (as in L{Assignment}): the weight the assignment
+        adds to the MA's load index on every replica until the MA's next
+        heartbeat counts it.
     """
 
     SIZE: ClassVar[int] = _ANSWER_ENTRY.size
+    LEVELS: ClassVar[frozenset[int]] = frozenset({1, 2})
     _CHECKS: ClassVar[tuple[Check, ...]] = (
         ("prefix", PREFIX),
         ("maAddress", ADDRESS),
@@ -588,6 +593,7 @@ class AnswerEntry:
         ("createdMs", U64),
         ("lifetime", U32),
         ("rttUs", U32),
+        ("level", U8),
     )
 
     prefix: Prefix
@@ -596,9 +602,12 @@ class AnswerEntry:
     createdMs: int
     lifetime: int
     rttUs: int
+    level: int = 1
 
     def __attrs_post_init__(self) -> None:
         checkFields(self, self._CHECKS)
+        if self.level not in self.LEVELS:
+            raise InvalidField(f"AnswerEntry.level must be 1 or 2, not {self.level}")
 
     def _pack(self) -> bytes:
         return _ANSWER_ENTRY.pack(
@@ -608,6 +617,7 @@ class AnswerEntry:
             self.createdMs,
             self.lifetime,
             self.rttUs,
+            self.level,
         )
 
 
@@ -779,7 +789,7 @@ class AnswerTableUpdate:
         The whole frame.
         """
         entries = self.entries
-        size = 10 + len(entries) * 42
+        size = 10 + len(entries) * 43
         head = _HEADER_COUNT.pack(VERSION, 0x07, size, self.requestId, len(entries))
         return head + b"".join([e._pack() for e in entries])
 
@@ -792,17 +802,25 @@ class AnswerTableUpdate:
         """
         rid = expectVariable(data, 0x07, cls.NAME, 10)
         (count,) = _COUNT.unpack_from(data, 8)
-        _expectEnd(cls, data, rid, 10 + count * 42)
-        entries = tuple(
-            build(
-                AnswerEntry,
-                (fastPrefix(prefix), _IPv6(addr), port, created, lifetime, rtt),
+        _expectEnd(cls, data, rid, 10 + count * 43)
+        entries = []
+        levels = AnswerEntry.LEVELS
+        offset = 10
+        for prefix, addr, port, created, lifetime, rtt, level in _ANSWER_ENTRY.iter_unpack(
+            memoryview(data)[10:]
+        ):
+            if level not in levels:
+                raise _malformed(
+                    cls, rid, offset + 42, f"entry's service level {level} is not 1 or 2"
+                )
+            entries.append(
+                build(
+                    AnswerEntry,
+                    (fastPrefix(prefix), _IPv6(addr), port, created, lifetime, rtt, level),
+                )
             )
-            for prefix, addr, port, created, lifetime, rtt in _ANSWER_ENTRY.iter_unpack(
-                memoryview(data)[10:]
-            )
-        )
-        return build(cls, (rid, entries))
+            offset += 43
+        return build(cls, (rid, tuple(entries)))
 
 
 # ---------------------------------------------------------------- SYNC_REQUEST

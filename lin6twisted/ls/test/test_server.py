@@ -538,6 +538,46 @@ class MeshTests(SynchronousTestCase):
         self.assertIsInstance(notice, Assignment)
         self.assertIsNotNone(self.a.server.core.historyFor(Prefix.ofAddress(IPv6Address(MN))))
 
+    def test_levelReplicated(self) -> None:
+        """
+        A premium user's answer reaches the peer with its level, so the
+        peer's load index for the MA grows by the premium weight (and its
+        history entry says premium), on ANSTBL_UPDATE and on a later sync.
+        """
+        out, outT, inn, innT = self.pipe()
+        pairs = ((outT, inn), (innT, out))
+        self.shuttle(*pairs)
+        maCh, maT = self.a.connect("MA")
+        self.a.heartbeat(maCh, 1, 1)
+        self.a.clock.advance(0)
+        self.shuttle(*pairs)
+        self.a.ask(PREMIUM_NODE)
+        [probe] = frames(maT)
+        maCh.dataReceived(rtt(probe, RTTStatus.OK, 7000, 4))
+        self.shuttle(*pairs)
+        prefix = Prefix.ofAddress(IPv6Address(MN))
+        for node in (self.a, self.b):
+            state = node.server.core.ma(ma(1))
+            entry = node.server.core.historyFor(prefix)
+            assert state is not None and entry is not None
+            self.assertEqual((state.assignedPremium, state.assignedNormal), (1, 0))
+            self.assertEqual(entry.level, ServiceLevel.PREMIUM)
+
+        fresh = Node("ls2", ("ls1",))
+        syncOut, syncOutT = fresh.connect("peer-out", "ls1")
+        syncIn, syncInT = self.a.connect("peer-in")
+        for _ in range(5):
+            for transport, receiver in ((syncOutT, syncIn), (syncInT, syncOut)):
+                data = transport.value()
+                transport.clear()
+                if data:
+                    receiver.dataReceived(data)
+            self.a.clock.advance(0)
+            fresh.clock.advance(0)
+        entry = fresh.server.core.historyFor(prefix)
+        assert entry is not None
+        self.assertEqual(entry.level, ServiceLevel.PREMIUM)
+
     def test_updatesBatched(self) -> None:
         """
         Heartbeats of one reactor turn go to peers in one MATBL_UPDATE.

@@ -79,6 +79,7 @@ _ANSWER_ENTRY = [
     ("createdMs", 8),
     ("lifetime", 4),
     ("rttUs", 4),
+    ("level", 1),
 ]
 
 _FIXED: dict[str, list[tuple[str, int]]] = {

@@ -55,7 +55,9 @@ locatorLists = st.lists(addresses, min_size=1, max_size=MAX_LOCATORS).map(tuple)
 hmacs = st.binary(min_size=HMAC_SIZE, max_size=HMAC_SIZE)
 
 maEntries = st.builds(MAEntry, addresses, u16, u64, u64, u32, u32, u32, u16, st.booleans(), u32)
-answerEntries = st.builds(AnswerEntry, prefixes, addresses, u16, u64, u32, u32)
+answerEntries = st.builds(
+    AnswerEntry, prefixes, addresses, u16, u64, u32, u32, st.sampled_from([1, 2])
+)
 
 
 def _errorText(text: str) -> str:

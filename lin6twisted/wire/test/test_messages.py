@@ -518,6 +518,28 @@ class TableBatchTests(unittest.TestCase):
             MAEntry(_ADDR, 1, 1, 1, 1, 1, 1, 1, 1, 1)  # type: ignore[arg-type]
         with self.assertRaises(InvalidField):
             AnswerEntry(Prefix(1), _ADDR, 1, -1, 1, 1)
+        for level in (0, 3):
+            with self.assertRaises(InvalidField):
+                AnswerEntry(Prefix(1), _ADDR, 1, 1, 1, 1, level)
+
+    def test_answerLevel(self) -> None:
+        """
+        An answer row carries the user's service level (1 normal, the
+        default, or 2 premium) in its last byte; any other value makes the
+        frame malformed, pointing at that byte.
+        """
+        rows = [
+            AnswerEntry(Prefix(1), _ADDR, 1, 1, 1, 1),
+            AnswerEntry(Prefix(2), _ADDR, 1, 1, 1, 1, 2),
+        ]
+        data = AnswerTableUpdate(7, rows).encode()
+        self.assertEqual((data[10 + 42], data[10 + 43 + 42]), (1, 2))
+        self.assertEqual([e.level for e in AnswerTableUpdate.decode(data).entries], [1, 2])
+        bad = bytearray(data)
+        bad[10 + 43 + 42] = 3
+        with self.assertRaises(MalformedBody) as caught:
+            AnswerTableUpdate.decode(bytes(bad))
+        self.assertEqual((caught.exception.offset, caught.exception.requestId), (10 + 43 + 42, 7))
 
 
 class SignatureTests(unittest.TestCase):

@@ -101,7 +101,7 @@ VECTORS: dict[str, LSMessage | MappingMessage] = {
     "matbl-update-empty": MATableUpdate(requestId=4, entries=()),
     "anstbl-update": AnswerTableUpdate(
         requestId=5,
-        entries=(AnswerEntry(_PREFIX, _MA2, 7100, 1764806400000, 600, 23500),),
+        entries=(AnswerEntry(_PREFIX, _MA2, 7100, 1764806400000, 600, 23500, 2),),
     ),
     "sync-request": SyncRequest(
         requestId=6, lsID=bytes.fromhex("00112233445566778899aabbccddeeff"), bootID=99
