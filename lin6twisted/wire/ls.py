@@ -20,8 +20,8 @@ from __future__ import annotations
 import enum
 import ipaddress
 import struct
-from collections.abc import Iterable, Sequence
-from typing import ClassVar, Final, Self, TypeAlias
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, ClassVar, Final, Self, TypeAlias
 
 from attrs import field, frozen
 
@@ -657,8 +657,64 @@ def _batchSize(entrySize: int, maxFrame: int) -> int:
     return (maxFrame - HEADER_SIZE - _COUNT.size) // entrySize
 
 
+_HEADER_COUNT: Final = struct.Struct("!BBHIH")
+
+
+class _TableUpdate:
+    """
+    What MATBL_UPDATE and ANSTBL_UPDATE share: a row count after the
+    header, then rows of one fixed-size layout (C{_ROW}), split into frames
+    by L{inBatches}.
+    """
+
+    TYPE: ClassVar[int]
+    _ROW: ClassVar[struct.Struct]
+    _ENTRY: ClassVar[type]
+    requestId: int
+    entries: tuple[MAEntry, ...] | tuple[AnswerEntry, ...]
+
+    def __attrs_post_init__(self) -> None:
+        checkFields(self, (("requestId", U32),))
+        _checkEntries(self, self.entries, self._ENTRY)
+
+    @classmethod
+    def inBatches(
+        cls, requestId: int, entries: Sequence[Any], maxFrame: int = MAX_FRAME
+    ) -> list[Self]:
+        """
+        Split C{entries} into messages whose frames fit in C{maxFrame} bytes.
+
+        @return: the messages, each with at least one entry; none for no
+            entries.
+        """
+        per = _batchSize(cls._ROW.size, maxFrame)
+        return [
+            cls(requestId, entries[i : i + per])  # type: ignore[call-arg]
+            for i in range(0, len(entries), per)
+        ]
+
+    def encode(self) -> bytes:
+        """
+        The whole frame.
+        """
+        entries = self.entries
+        size = 10 + len(entries) * self._ROW.size
+        head = _HEADER_COUNT.pack(VERSION, self.TYPE, size, self.requestId, len(entries))
+        return head + b"".join([e._pack() for e in entries])
+
+    @classmethod
+    def _rows(cls, data: bytes, rid: int) -> Iterator[tuple[Any, ...]]:
+        """
+        The unpacked rows of a frame whose header C{expectVariable} accepted,
+        after checking that the count matches the length.
+        """
+        (count,) = _COUNT.unpack_from(data, 8)
+        _expectEnd(cls, data, rid, 10 + count * cls._ROW.size)
+        return cls._ROW.iter_unpack(memoryview(data)[10:])
+
+
 @frozen
-class MATableUpdate:
+class MATableUpdate(_TableUpdate):
     """
     LSS_MATBL_UPDATE (0x06), LS <-> LS: rows of the sender's MA table.
 
@@ -669,35 +725,11 @@ class MATableUpdate:
     TYPE: ClassVar[int] = LSType.MATBL_UPDATE
     NAME: ClassVar[str] = "MATBL_UPDATE"
     MAX_ENTRIES: ClassVar[int] = (MAX_FRAME - HEADER_SIZE - _COUNT.size) // _MA_ENTRY.size
+    _ROW: ClassVar[struct.Struct] = _MA_ENTRY
+    _ENTRY: ClassVar[type] = MAEntry
 
     requestId: int
     entries: tuple[MAEntry, ...] = field(converter=_maEntries)
-
-    def __attrs_post_init__(self) -> None:
-        checkFields(self, (("requestId", U32),))
-        _checkEntries(self, self.entries, MAEntry)
-
-    @classmethod
-    def inBatches(
-        cls, requestId: int, entries: Sequence[MAEntry], maxFrame: int = MAX_FRAME
-    ) -> list[Self]:
-        """
-        Split C{entries} into messages whose frames fit in C{maxFrame} bytes.
-
-        @return: the messages, each with at least one entry; none for no
-            entries.
-        """
-        per = _batchSize(_MA_ENTRY.size, maxFrame)
-        return [cls(requestId, entries[i : i + per]) for i in range(0, len(entries), per)]
-
-    def encode(self) -> bytes:
-        """
-        The whole frame.
-        """
-        entries = self.entries
-        size = 10 + len(entries) * 53
-        head = _HEADER_COUNT.pack(VERSION, 0x06, size, self.requestId, len(entries))
-        return head + b"".join([e._pack() for e in entries])
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
@@ -707,8 +739,6 @@ class MATableUpdate:
         @raise WireError: if C{data} is not a valid frame of this type.
         """
         rid = expectVariable(data, 0x06, cls.NAME, 10)
-        (count,) = _COUNT.unpack_from(data, 8)
-        _expectEnd(cls, data, rid, 10 + count * 53)
         entries = []
         offset = 10
         for (
@@ -722,7 +752,7 @@ class MATableUpdate:
             interval,
             active,
             age,
-        ) in _MA_ENTRY.iter_unpack(memoryview(data)[10:]):
+        ) in cls._rows(data, rid):
             if active > 1:
                 raise _malformed(
                     cls, rid, offset + 48, f"entry's active flag is {active}, not 0 or 1"
@@ -744,15 +774,12 @@ class MATableUpdate:
                     ),
                 )
             )
-            offset += 53
+            offset += _MA_ENTRY.size
         return build(cls, (rid, tuple(entries)))
 
 
-_HEADER_COUNT: Final = struct.Struct("!BBHIH")
-
-
 @frozen
-class AnswerTableUpdate:
+class AnswerTableUpdate(_TableUpdate):
     """
     LSS_ANSTBL_UPDATE (0x07), LS <-> LS: rows of the sender's history table.
 
@@ -763,35 +790,11 @@ class AnswerTableUpdate:
     TYPE: ClassVar[int] = LSType.ANSTBL_UPDATE
     NAME: ClassVar[str] = "ANSTBL_UPDATE"
     MAX_ENTRIES: ClassVar[int] = (MAX_FRAME - HEADER_SIZE - _COUNT.size) // _ANSWER_ENTRY.size
+    _ROW: ClassVar[struct.Struct] = _ANSWER_ENTRY
+    _ENTRY: ClassVar[type] = AnswerEntry
 
     requestId: int
     entries: tuple[AnswerEntry, ...] = field(converter=_answerEntries)
-
-    def __attrs_post_init__(self) -> None:
-        checkFields(self, (("requestId", U32),))
-        _checkEntries(self, self.entries, AnswerEntry)
-
-    @classmethod
-    def inBatches(
-        cls, requestId: int, entries: Sequence[AnswerEntry], maxFrame: int = MAX_FRAME
-    ) -> list[Self]:
-        """
-        Split C{entries} into messages whose frames fit in C{maxFrame} bytes.
-
-        @return: the messages, each with at least one entry; none for no
-            entries.
-        """
-        per = _batchSize(_ANSWER_ENTRY.size, maxFrame)
-        return [cls(requestId, entries[i : i + per]) for i in range(0, len(entries), per)]
-
-    def encode(self) -> bytes:
-        """
-        The whole frame.
-        """
-        entries = self.entries
-        size = 10 + len(entries) * 43
-        head = _HEADER_COUNT.pack(VERSION, 0x07, size, self.requestId, len(entries))
-        return head + b"".join([e._pack() for e in entries])
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
@@ -801,17 +804,16 @@ class AnswerTableUpdate:
         @raise WireError: if C{data} is not a valid frame of this type.
         """
         rid = expectVariable(data, 0x07, cls.NAME, 10)
-        (count,) = _COUNT.unpack_from(data, 8)
-        _expectEnd(cls, data, rid, 10 + count * 43)
         entries = []
         levels = AnswerEntry.LEVELS
         offset = 10
-        for prefix, addr, port, created, lifetime, rtt, level in _ANSWER_ENTRY.iter_unpack(
-            memoryview(data)[10:]
-        ):
+        for prefix, addr, port, created, lifetime, rtt, level in cls._rows(data, rid):
             if level not in levels:
                 raise _malformed(
-                    cls, rid, offset + 42, f"entry's service level {level} is not 1 or 2"
+                    cls,
+                    rid,
+                    offset + _ANSWER_ENTRY.size - 1,
+                    f"entry's service level {level} is not 1 or 2",
                 )
             entries.append(
                 build(
@@ -819,7 +821,7 @@ class AnswerTableUpdate:
                     (fastPrefix(prefix), _IPv6(addr), port, created, lifetime, rtt, level),
                 )
             )
-            offset += 43
+            offset += _ANSWER_ENTRY.size
         return build(cls, (rid, tuple(entries)))
 
 
