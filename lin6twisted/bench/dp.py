@@ -85,6 +85,7 @@ from lin6twisted.bench import Recorder, median
 from lin6twisted.dataplane import _libbpf
 from lin6twisted.dataplane.kernel import (
     FLAG_ACTIVE,
+    GENERATION,
     MAPPING,
     Config,
     blastPath,
@@ -286,11 +287,11 @@ def _programCost(recorder: Recorder) -> None:
         egress = packet(UDP, SPACE.address(me).address, SPACE.address(peer).address, bytes(64))
         ingress = packet(UDP, SPACE.address(peer).address, SPACE.address(me).address, bytes(64))
         stats = _libbpf.MapFD(obj.mapFD("lin6_stats"), 4, 8 * _libbpf.numPossibleCPUs())
-        gen = _libbpf.MapFD(obj.mapFD("lin6_gen"), 4, 8)
+        gen = _libbpf.MapFD(obj.mapFD("lin6_gen"), 4, GENERATION.size)
         # Generation 1: the per-CPU mapping cache on, as the control runs
         # the programs; 0: every packet looks the peer up in lin6_map.
         for generation, suffix in ((1, ""), (0, "_nocache")):
-            gen.update(bytes(4), generation.to_bytes(8, "little"))
+            gen.update(bytes(4), GENERATION.pack(generation))
             for prog, frame, name, counter in (
                 ("lin6_egress", egress, "dp.egress", 0),
                 ("lin6_ingress", ingress, "dp.ingress", 4),

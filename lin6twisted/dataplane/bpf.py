@@ -59,6 +59,7 @@ from lin6twisted.dataplane.kernel import (
     FLAG_HOLD_INGRESS,
     FLAG_REROUTE,
     FLAG_STRICT,
+    GENERATION,
     MAPPING,
     Config,
     MissEvent,
@@ -230,7 +231,7 @@ class BPFDataplane:
             self._ncpu = _libbpf.numPossibleCPUs()
             self._map = _libbpf.MapFD(obj.mapFD("lin6_map"), 8, MAPPING.size, "lin6_map")
             self._cfgMap = _libbpf.MapFD(obj.mapFD("lin6_cfg"), 4, 72, "lin6_cfg")
-            self._genMap = _libbpf.MapFD(obj.mapFD("lin6_gen"), 4, 8, "lin6_gen")
+            self._genMap = _libbpf.MapFD(obj.mapFD("lin6_gen"), 4, GENERATION.size, "lin6_gen")
             self._bumpGeneration()  # 1: the programs' mapping cache is on
             self._stats = _libbpf.MapFD(obj.mapFD("lin6_stats"), 4, 8 * self._ncpu, "lin6_stats")
             self._pin(obj)
@@ -429,7 +430,7 @@ class BPFDataplane:
             raise DataplaneError("the dataplane is not running")
         self._generation += 1
         try:
-            self._genMap.update(bytes(4), struct.pack("=Q", self._generation))
+            self._genMap.update(bytes(4), GENERATION.pack(self._generation))
         except _libbpf.BPFError as e:
             raise DataplaneError(f"cannot update the mapping generation: {e}") from None
 

@@ -31,6 +31,7 @@ __all__ = [
     "FLAG_HOLD_INGRESS",
     "FLAG_REROUTE",
     "FLAG_STRICT",
+    "GENERATION",
     "MAPPING",
     "MISS_EVENT",
     "Config",
@@ -54,6 +55,11 @@ FLAG_ACTIVE: Final = 1 << 3
 
 MAPPING: Final = struct.Struct("<8s8sQ")
 """struct lin6_mapping: prefix, previous prefix, previous valid until (ns)."""
+
+GENERATION: Final = struct.Struct("<Q")
+"""lin6_gen[0]: the generation of lin6_map, incremented after every change
+to it; the programs trust their per-CPU copies only for the current one (0:
+no copies)."""
 
 CONFIG: Final = struct.Struct("<8s8s8s8s8sQQII4sI")
 """struct lin6_config."""

@@ -17,6 +17,7 @@ from twisted.trial.unittest import TestCase
 
 from lin6twisted.address import Locator, NodeID, Prefix
 from lin6twisted.dataplane.bpf import BPFDataplane
+from lin6twisted.dataplane.kernel import GENERATION
 from lin6twisted.dataplane.test._topology import (
     GW_B,
     NODE_A,
@@ -302,8 +303,9 @@ class DataplaneIntegrationTests(TestCase):
 
         def generation() -> int:
             out = p.a.run(["bpftool", "-j", "map", "lookup", "pinned", pinned, "key", *"0000"])
-            return int.from_bytes(bytes(int(b, 16) for b in json.loads(out.stdout)["value"]),
-                                  "little")  # fmt: skip
+            raw = bytes(int(b, 16) for b in json.loads(out.stdout)["value"])
+            value: int = GENERATION.unpack(raw)[0]
+            return value
 
         first = generation()
         self.assertGreater(first, 0)

@@ -22,6 +22,7 @@ from lin6twisted.dataplane.kernel import (
     FLAG_HOLD_INGRESS,
     FLAG_REROUTE,
     FLAG_STRICT,
+    GENERATION,
     MAPPING,
     Config,
     MissEvent,
@@ -108,7 +109,7 @@ class _GenerationMap:
 
     def bump(self) -> None:
         self.generation += 1
-        self.gen.update(bytes(4), struct.pack("=Q", self.generation))
+        self.gen.update(bytes(4), GENERATION.pack(self.generation))
 
     def update(self, key: bytes, value: bytes) -> None:
         self.mapping.update(key, value)
@@ -135,7 +136,7 @@ class ProgramTests(SynchronousTestCase):
         self.obj = _libbpf.BPFObject(str(buildObject()), {"lin6_map": 1024})
         self.addCleanup(self.obj.close)
         self.rawMap = _libbpf.MapFD(self.obj.mapFD("lin6_map"), 8, MAPPING.size)
-        self.genMap = _libbpf.MapFD(self.obj.mapFD("lin6_gen"), 4, 8)
+        self.genMap = _libbpf.MapFD(self.obj.mapFD("lin6_gen"), 4, GENERATION.size)
         self.map: _libbpf.MapFD | _GenerationMap = (
             _GenerationMap(self.rawMap, self.genMap) if self.cached else self.rawMap
         )
@@ -150,14 +151,16 @@ class ProgramTests(SynchronousTestCase):
         )
         self.addCleanup(self.ring.close)
 
-    def configure(self, flags: int = 0, ownPrevious: int = 0) -> None:
+    def configure(
+        self, flags: int = 0, ownPrevious: int = 0, me: NodeID = ME, ownPrefix: Prefix = MY_PREFIX
+    ) -> None:
         self.cfg.update(
             bytes(4),
             Config(
                 DEFAULT_SPACE.prefix,
-                ownNodeID=ME,
+                ownNodeID=me,
                 ownLIN6Prefix=DEFAULT_SPACE.prefix,
-                ownPrefix=MY_PREFIX,
+                ownPrefix=ownPrefix,
                 ownPreviousPrefix=OLD_PREFIX if ownPrevious else None,
                 ownPreviousUntil=ownPrevious,
                 flags=flags | FLAG_ACTIVE,
@@ -261,16 +264,7 @@ class ProgramTests(SynchronousTestCase):
         frame = packet(TCP, MY_LIN6, PEER_LIN6, b"z" * 101)
         _, wire = self.runProg("lin6_egress", frame)
         # the receiver sees the same bytes with itself as "me"
-        self.cfg.update(
-            bytes(4),
-            Config(
-                DEFAULT_SPACE.prefix,
-                ownNodeID=PEER,
-                ownLIN6Prefix=DEFAULT_SPACE.prefix,
-                ownPrefix=PEER_PREFIX,
-                flags=FLAG_ACTIVE,
-            ).encode(),
-        )
+        self.configure(me=PEER, ownPrefix=PEER_PREFIX)
         self.map.update(ME.packed, encodeMapping(Locator(MY_PREFIX, ME), None, 0))
         _, back = self.runProg("lin6_ingress", ETH + wire[14:])
         self.assertEqual(back, frame)
@@ -370,17 +364,7 @@ class ProgramTests(SynchronousTestCase):
             mine = Prefix(rng.getrandbits(64))
             theirs = Prefix(rng.getrandbits(64))
             payload = rng.randbytes(rng.randrange(0, 200))
-            self.configure()
-            self.cfg.update(
-                bytes(4),
-                Config(
-                    DEFAULT_SPACE.prefix,
-                    ownNodeID=ME,
-                    ownLIN6Prefix=DEFAULT_SPACE.prefix,
-                    ownPrefix=mine,
-                    flags=FLAG_ACTIVE,
-                ).encode(),
-            )
+            self.configure(ownPrefix=mine)
             self.map.update(PEER.packed, encodeMapping(Locator(theirs, PEER), None, 0))
             frame = packet(proto, MY_LIN6, PEER_LIN6, payload)
             ret, wire = self.runProg("lin6_egress", frame)
