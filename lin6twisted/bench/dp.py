@@ -74,6 +74,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import time
 from typing import Any
@@ -83,7 +84,9 @@ from attrs import define
 from lin6twisted.address import Locator, Prefix
 from lin6twisted.bench import Recorder, median
 from lin6twisted.dataplane import _libbpf
+from lin6twisted.dataplane.interfaces import COUNTER_NAMES
 from lin6twisted.dataplane.kernel import (
+    CONFIG,
     FLAG_ACTIVE,
     GENERATION,
     MAPPING,
@@ -280,29 +283,27 @@ def _programCost(recorder: Recorder) -> None:
         # Identity mapping: the rewritten packet is again mappable, so each
         # of the repetitions runs the whole mapping path.
         cfg = Config(lin6, ownNodeID=me, ownLIN6Prefix=lin6, ownPrefix=lin6, flags=FLAG_ACTIVE)
-        _libbpf.MapFD(obj.mapFD("lin6_cfg"), 4, 72).update(bytes(4), cfg.encode())
+        _libbpf.MapFD(obj.mapFD("lin6_cfg"), 4, CONFIG.size).update(bytes(4), cfg.encode())
         _libbpf.MapFD(obj.mapFD("lin6_map"), 8, MAPPING.size).update(
             peer.packed, encodeMapping(Locator(lin6, peer), None, 0)
         )
         egress = packet(UDP, SPACE.address(me).address, SPACE.address(peer).address, bytes(64))
         ingress = packet(UDP, SPACE.address(peer).address, SPACE.address(me).address, bytes(64))
-        stats = _libbpf.MapFD(obj.mapFD("lin6_stats"), 4, 8 * _libbpf.numPossibleCPUs())
+        ncpu = _libbpf.numPossibleCPUs()
+        stats = _libbpf.MapFD(obj.mapFD("lin6_stats"), 4, 8 * ncpu)
         gen = _libbpf.MapFD(obj.mapFD("lin6_gen"), 4, GENERATION.size)
         # Generation 1: the per-CPU mapping cache on, as the control runs
         # the programs; 0: every packet looks the peer up in lin6_map.
         for generation, suffix in ((1, ""), (0, "_nocache")):
             gen.update(bytes(4), GENERATION.pack(generation))
             for prog, frame, name, counter in (
-                ("lin6_egress", egress, "dp.egress", 0),
-                ("lin6_ingress", ingress, "dp.ingress", 4),
+                ("lin6_egress", egress, "dp.egress", "egress_mapped"),
+                ("lin6_ingress", ingress, "dp.ingress", "ingress_mapped"),
             ):
-                key = counter.to_bytes(4, "little")
-                stats.update(key, bytes(8 * _libbpf.numPossibleCPUs()))
+                key = COUNTER_NAMES.index(counter).to_bytes(4, "little")
+                stats.update(key, bytes(8 * ncpu))
                 times = [_libbpf.testRun(obj.progFD(prog), frame, 1_000_000)[1] for _ in range(5)]
-                raw = stats.lookup(key) or b""
-                mapped = sum(
-                    int.from_bytes(raw[i : i + 8], "little") for i in range(0, len(raw), 8)
-                )
+                mapped = sum(struct.unpack(f"<{ncpu}Q", stats.lookup(key) or bytes(8 * ncpu)))
                 if mapped < 5_000_000:
                     raise RuntimeError(f"{prog} did not take the mapping path ({mapped} mapped)")
                 recorder.record(
