@@ -71,18 +71,6 @@ struct {
 } lin6_map SEC(".maps");
 
 /*
- * lin6_gen[0]: the generation of lin6_map.  Whoever changes lin6_map
- * increments it afterwards (the Python control does); the per-CPU cache
- * below trusts an entry only if it was filled under the current generation.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lin6_gen SEC(".maps");
-
-/*
  * Per-CPU copies of recently used lin6_map entries.  A hash-map lookup is a
  * chain of calls (__htab_map_lookup_elem, jhash, the bucket walk, memcmp);
  * with the kernel's speculative-execution mitigations each call and return
@@ -98,9 +86,11 @@ struct {
 	__type(value, struct lin6_cache_slot);
 } lin6_cache SEC(".maps");
 
+/* Mappable: the value starts a page, so its hot first 64 bytes are one line. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct lin6_config);
 } lin6_cfg SEC(".maps");
@@ -167,21 +157,20 @@ static __always_inline int in_grace(__u64 until, __u64 now)
 
 /*
  * The mapping of nodeid: from this CPU's cache when the entry there is of
- * the current generation, else from lin6_map (and then cached).  The
- * generation is read before lin6_map, so an entry filled while the control
- * was changing the map carries the older generation and is not trusted
- * once the control has incremented it.
+ * the current generation (cfg->gen), else from lin6_map (and then cached).
+ * The generation is read before lin6_map, so an entry filled while the
+ * control was changing the map carries the older generation and is not
+ * trusted once the control has incremented it.
  */
-static __always_inline struct lin6_mapping *lookup_mapping(__u64 nodeid)
+static __always_inline struct lin6_mapping *lookup_mapping(const struct lin6_config *cfg,
+							   __u64 nodeid)
 {
 	const __u8 *b = (const __u8 *)&nodeid;
-	__u32 zero = 0, index = (b[7] ^ b[6]) & (LIN6_CACHE_SLOTS - 1);
+	__u32 index = (b[7] ^ b[6]) & (LIN6_CACHE_SLOTS - 1);
+	__u64 gen = *(volatile const __u64 *)&cfg->gen;
 	struct lin6_cache_slot *slot;
 	struct lin6_mapping *m;
-	__u64 *genp, gen;
 
-	genp = bpf_map_lookup_elem(&lin6_gen, &zero);
-	gen = genp ? *(volatile __u64 *)genp : 0;
 	slot = bpf_map_lookup_elem(&lin6_cache, &index);
 	if (gen && slot && slot->gen == gen && slot->nodeid == nodeid)
 		return &slot->m;
@@ -436,7 +425,7 @@ int lin6_egress(struct __sk_buff *skb)
 	if (!h || (h->vtcfl & 0xf0) != 0x60 || h->dst_hi != cfg->lin6_prefix)
 		goto pass;
 	nodeid = h->dst_lo;
-	m = lookup_mapping(nodeid);
+	m = lookup_mapping(cfg, nodeid);
 	if (!m) {
 		count(C_EGRESS_MISSED);
 		report_miss(cfg, nodeid, 0, LIN6_MISS_EGRESS, skb->ifindex);
@@ -556,7 +545,7 @@ static __always_inline int ingress(struct __sk_buff *skb, __u32 l3)
 	old_src = h->src_hi;
 	old_dst = h->dst_hi;
 	nexthdr = h->nexthdr;
-	m = lookup_mapping(src_lo);
+	m = lookup_mapping(cfg, src_lo);
 	if (!m) {
 		if (nexthdr == NEXTHDR_ICMP) {
 			r = ingress_icmp_error(skb, cfg, l3, old_dst);

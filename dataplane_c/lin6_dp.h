@@ -17,17 +17,25 @@
 #define LIN6_F_HOLD_INGRESS  (1U << 2) /* ingress: hold packets from unknown mobile LIN6 Node IDs */
 #define LIN6_F_ACTIVE        (1U << 3) /* own identity configured */
 
+/*
+ * lin6_cfg[0].  The map is BPF_F_MMAPABLE, which puts the value at the start
+ * of a page: the first 64 bytes, everything a mapped packet reads, share one
+ * cache line.  gen is the generation of lin6_map (see lin6_cache below); the
+ * control stores it with one aligned 8-byte write into the mapped page.
+ */
 struct lin6_config {
+	__u64 gen;                /* generation of lin6_map; 0: mapping cache off */
 	__u64 lin6_prefix;        /* the LIN6 prefix (mobile nodes' identifier half) */
 	__u64 own_nodeid;
 	__u64 own_lin6_prefix;    /* upper half of our own LIN6 address */
 	__u64 own_prefix;         /* upper half of our current locator */
+	__u32 flags;
+	__u8 oui[4];              /* deployment OUI (3 bytes, global bit clear) + pad */
 	__u64 own_prev_prefix;    /* previous locator prefix, accepted until own_prev_until */
 	__u64 own_prev_until;     /* CLOCK_MONOTONIC ns */
+	/* second cache line: the miss path */
 	__u64 miss_interval_ns;   /* at most one miss report per Node ID per interval */
-	__u32 flags;
 	__u32 hold_ifindex;       /* device held (missed) packets are redirected to; 0: drop */
-	__u8 oui[4];              /* deployment OUI (3 bytes, global bit clear) + pad */
 	__u32 pad;
 };
 
@@ -68,14 +76,14 @@ enum lin6_counter {
 
 /*
  * The per-CPU mapping cache in front of lin6_map: LIN6_CACHE_SLOTS entries
- * per CPU, direct-mapped by the Node ID's last byte.  An entry is valid only
- * while its gen equals the value in lin6_gen, which the control increments
+ * per CPU, direct-mapped by the Node ID's last two bytes.  An entry is valid
+ * only while its gen equals lin6_config.gen, which the control increments
  * after every change to lin6_map (0 there turns the cache off).
  */
 #define LIN6_CACHE_SLOTS 256
 
 struct lin6_cache_slot {
-	__u64 gen;                /* lin6_gen when filled; 0: empty */
+	__u64 gen;                /* lin6_config.gen when filled; 0: empty */
 	__u64 nodeid;
 	struct lin6_mapping m;
 };

@@ -71,6 +71,7 @@ and receiver compete, so absolute figures are those of this box only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -88,12 +89,12 @@ from lin6twisted.dataplane.interfaces import COUNTER_NAMES
 from lin6twisted.dataplane.kernel import (
     CONFIG,
     FLAG_ACTIVE,
-    GENERATION,
     MAPPING,
     Config,
     blastPath,
     buildObject,
     encodeMapping,
+    storeGeneration,
 )
 from lin6twisted.dataplane.testbed import PLAIN_A, PLAIN_B, SPACE, Pair
 from lin6twisted.netns import Namespace, isRoot
@@ -277,6 +278,7 @@ def _programCost(recorder: Recorder) -> None:
     from lin6twisted.dataplane.test._packets import UDP, packet
 
     obj = _libbpf.BPFObject(str(buildObject()), {"lin6_map": 65536})
+    stack = contextlib.ExitStack()
     try:
         me, peer = SPACE.nodeID(1, mobile=True), SPACE.nodeID(2, mobile=True)
         lin6 = SPACE.prefix
@@ -284,6 +286,7 @@ def _programCost(recorder: Recorder) -> None:
         # of the repetitions runs the whole mapping path.
         cfg = Config(lin6, ownNodeID=me, ownLIN6Prefix=lin6, ownPrefix=lin6, flags=FLAG_ACTIVE)
         _libbpf.MapFD(obj.mapFD("lin6_cfg"), 4, CONFIG.size).update(bytes(4), cfg.encode())
+        cfgMemory = stack.enter_context(_libbpf.mapMemory(obj.mapFD("lin6_cfg"), CONFIG.size))
         _libbpf.MapFD(obj.mapFD("lin6_map"), 8, MAPPING.size).update(
             peer.packed, encodeMapping(Locator(lin6, peer), None, 0)
         )
@@ -291,11 +294,10 @@ def _programCost(recorder: Recorder) -> None:
         ingress = packet(UDP, SPACE.address(peer).address, SPACE.address(me).address, bytes(64))
         ncpu = _libbpf.numPossibleCPUs()
         stats = _libbpf.MapFD(obj.mapFD("lin6_stats"), 4, 8 * ncpu)
-        gen = _libbpf.MapFD(obj.mapFD("lin6_gen"), 4, GENERATION.size)
         # Generation 1: the per-CPU mapping cache on, as the control runs
         # the programs; 0: every packet looks the peer up in lin6_map.
         for generation, suffix in ((1, ""), (0, "_nocache")):
-            gen.update(bytes(4), GENERATION.pack(generation))
+            storeGeneration(cfgMemory, generation)
             for prog, frame, name, counter in (
                 ("lin6_egress", egress, "dp.egress", "egress_mapped"),
                 ("lin6_ingress", ingress, "dp.ingress", "ingress_mapped"),
@@ -314,6 +316,7 @@ def _programCost(recorder: Recorder) -> None:
                     cache="on" if generation else "off",
                 )
     finally:
+        stack.close()
         obj.close()
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import mmap
 import os
 from collections.abc import Callable, Iterator
 from typing import Any, Final
@@ -24,6 +25,7 @@ __all__ = [
     "RingBuffer",
     "available",
     "enableStats",
+    "mapMemory",
     "numPossibleCPUs",
     "testRun",
 ]
@@ -281,6 +283,19 @@ class BPFObject:
         if self._obj is not None:
             self._lib.bpf_object__close(self._obj)
             self._obj = None
+
+
+def mapMemory(fd: int, size: int) -> mmap.mmap:
+    """
+    The values of a C{BPF_F_MMAPABLE} array map (C{size} bytes of them),
+    mapped shared and writable: the kernel places them at the start of a
+    page, and stores into the mapping are seen by the programs at once.
+    """
+    length = -(-size // mmap.PAGESIZE) * mmap.PAGESIZE
+    try:
+        return mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    except OSError as e:
+        raise BPFError(e.errno or errno.EINVAL, f"mmap of map fd {fd}: {e.strerror}") from None
 
 
 def pin(fd: int, path: str) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import mmap
 import os
 import shutil
 import socket
@@ -55,6 +56,7 @@ from lin6twisted.dataplane.interfaces import (
     MissHandler,
 )
 from lin6twisted.dataplane.kernel import (
+    CONFIG,
     FLAG_ACTIVE,
     FLAG_HOLD_INGRESS,
     FLAG_REROUTE,
@@ -70,6 +72,7 @@ from lin6twisted.dataplane.kernel import (
     inNetns,
     ipRouteIn,
     netnsName,
+    storeGeneration,
 )
 
 __all__ = ["BPFDataplane"]
@@ -81,7 +84,7 @@ _TUNSETIFF: Final = 0x400454CA
 _IFF_TUN: Final = 0x0001
 _IFF_NO_PI: Final = 0x1000
 _IFA_F_NODAD: Final = 0x02
-_MAPS: Final = ("lin6_map", "lin6_gen", "lin6_cfg", "lin6_stats", "lin6_events")
+_MAPS: Final = ("lin6_map", "lin6_cfg", "lin6_stats", "lin6_events")
 _PROGS: Final = ("lin6_egress", "lin6_ingress", "lin6_ingress_l3")
 
 
@@ -183,8 +186,7 @@ class BPFDataplane:
         self._missHandler: MissHandler | None = None
         self._obj: _libbpf.BPFObject | None = None
         self._map: _libbpf.MapFD | None = None
-        self._cfgMap: _libbpf.MapFD | None = None
-        self._genMap: _libbpf.MapFD | None = None
+        self._cfgMemory: mmap.mmap | None = None
         self._generation = 0
         self._stats: _libbpf.MapFD | None = None
         self._rb: _libbpf.RingBuffer | None = None
@@ -230,8 +232,7 @@ class BPFDataplane:
             self._obj = obj = _libbpf.BPFObject(str(path), {"lin6_map": self.capacity})
             self._ncpu = _libbpf.numPossibleCPUs()
             self._map = _libbpf.MapFD(obj.mapFD("lin6_map"), 8, MAPPING.size, "lin6_map")
-            self._cfgMap = _libbpf.MapFD(obj.mapFD("lin6_cfg"), 4, 72, "lin6_cfg")
-            self._genMap = _libbpf.MapFD(obj.mapFD("lin6_gen"), 4, GENERATION.size, "lin6_gen")
+            self._cfgMemory = _libbpf.mapMemory(obj.mapFD("lin6_cfg"), CONFIG.size)
             self._bumpGeneration()  # 1: the programs' mapping cache is on
             self._stats = _libbpf.MapFD(obj.mapFD("lin6_stats"), 4, 8 * self._ncpu, "lin6_stats")
             self._pin(obj)
@@ -285,11 +286,14 @@ class BPFDataplane:
         if self._raw is not None:
             self._raw.close()
             self._raw = None
+        if self._cfgMemory is not None:
+            self._cfgMemory.close()
+            self._cfgMemory = None
         if self._obj is not None:
             self._obj.close()
             self._obj = None
         shutil.rmtree(self.pinDir, ignore_errors=True)
-        self._map = self._cfgMap = self._genMap = self._stats = None
+        self._map = self._stats = None
         self._own = None
         self._attached = {}
         if self.running:
@@ -424,18 +428,20 @@ class BPFDataplane:
         """
         Tell the programs that C{lin6_map} changed: their per-CPU copies of
         its entries (C{lin6_cache}) are valid only for the generation they
-        were made in.  Called after every change to the map.
+        were made in.  Called after every change to the map; a store into
+        the mapped configuration, no system call.
         """
-        if self._genMap is None:
+        if self._cfgMemory is None:
             raise DataplaneError("the dataplane is not running")
         self._generation += 1
-        try:
-            self._genMap.update(bytes(4), GENERATION.pack(self._generation))
-        except _libbpf.BPFError as e:
-            raise DataplaneError(f"cannot update the mapping generation: {e}") from None
+        storeGeneration(self._cfgMemory, self._generation)
 
     def _writeConfig(self, config: Config) -> None:
-        if self._cfgMap is None:
+        """
+        Write everything in C{lin6_cfg} but the generation, which only
+        L{_bumpGeneration} changes.
+        """
+        if self._cfgMemory is None:
             raise DataplaneError("the dataplane is not running")
         data = Config(
             config.lin6Prefix,
@@ -449,10 +455,7 @@ class BPFDataplane:
             config.holdIfindex,
             config.oui,
         ).encode()
-        try:
-            self._cfgMap.update(bytes(4), data)
-        except _libbpf.BPFError as e:
-            raise DataplaneError(f"cannot write the dataplane configuration: {e}") from None
+        self._cfgMemory[GENERATION.size : CONFIG.size] = data[GENERATION.size :]
 
     def _pin(self, obj: _libbpf.BPFObject) -> None:
         ensureBPFFS(self._pinRoot)

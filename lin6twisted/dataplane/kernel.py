@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import mmap
 import os
 import struct
 import subprocess
@@ -43,9 +44,11 @@ __all__ = [
     "ensureBPFFS",
     "inNetns",
     "ipRouteIn",
+    "loadGeneration",
     "netnsName",
     "objectPath",
     "sourceDir",
+    "storeGeneration",
 ]
 
 FLAG_STRICT: Final = 1 << 0
@@ -56,13 +59,15 @@ FLAG_ACTIVE: Final = 1 << 3
 MAPPING: Final = struct.Struct("<8s8sQ")
 """struct lin6_mapping: prefix, previous prefix, previous valid until (ns)."""
 
-GENERATION: Final = struct.Struct("<Q")
-"""lin6_gen[0]: the generation of lin6_map, incremented after every change
-to it; the programs trust their per-CPU copies only for the current one (0:
-no copies)."""
+CONFIG: Final = struct.Struct("<Q8s8s8s8sI4s8sQQII")
+"""struct lin6_config (the single entry of the mappable C{lin6_cfg})."""
 
-CONFIG: Final = struct.Struct("<8s8s8s8s8sQQII4sI")
-"""struct lin6_config."""
+GENERATION: Final = struct.Struct("<Q")
+"""The first field of struct lin6_config: the generation of lin6_map,
+incremented after every change to it; the programs trust their per-CPU
+copies of its entries only for the current one (0: no copies).  The control
+stores it alone, with one aligned 8-byte write into the mapped value
+(L{storeGeneration})."""
 
 MISS_EVENT: Final = struct.Struct("<8s8sII")
 """struct lin6_miss_event: Node ID, sender prefix, direction, ifindex."""
@@ -110,24 +115,43 @@ class Config:
     flags: int = 0
     holdIfindex: int = 0
     oui: bytes = b"\x00\x01\x4a"
+    generation: int = 0
 
     def encode(self) -> bytes:
         def b(v: Prefix | NodeID | None) -> bytes:
             return _ZERO8 if v is None else v.packed
 
         return CONFIG.pack(
+            self.generation,
             self.lin6Prefix.packed,
             b(self.ownNodeID),
             b(self.ownLIN6Prefix),
             b(self.ownPrefix),
+            self.flags,
+            self.oui + b"\x00",
             b(self.ownPreviousPrefix),
             self.ownPreviousUntil,
             self.missInterval,
-            self.flags,
             self.holdIfindex,
-            self.oui + b"\x00",
             0,
         )
+
+
+def storeGeneration(value: mmap.mmap, generation: int) -> None:
+    """
+    Store C{generation} into the mapped C{lin6_cfg} value: one aligned
+    8-byte write, so a program never reads half of it.
+    """
+    with memoryview(value) as whole, whole[: GENERATION.size].cast("Q") as field:
+        field[0] = generation
+
+
+def loadGeneration(value: mmap.mmap) -> int:
+    """
+    The generation in the mapped C{lin6_cfg} value.
+    """
+    with memoryview(value) as whole, whole[: GENERATION.size].cast("Q") as field:
+        return int(field[0])
 
 
 @frozen

@@ -17,7 +17,7 @@ from twisted.trial.unittest import TestCase
 
 from lin6twisted.address import Locator, NodeID, Prefix
 from lin6twisted.dataplane.bpf import BPFDataplane
-from lin6twisted.dataplane.kernel import GENERATION
+from lin6twisted.dataplane.kernel import CONFIG, GENERATION
 from lin6twisted.dataplane.test._topology import (
     GW_B,
     NODE_A,
@@ -294,17 +294,19 @@ class DataplaneIntegrationTests(TestCase):
 
     def test_generationFollowsMapChanges(self) -> None:
         """
-        Every mapping installed or removed moves C{lin6_gen} (the stamp the
-        programs' per-CPU mapping cache checks), and it is never 0 while
-        running (0 would turn the cache off).
+        Every mapping installed or removed moves the generation in
+        C{lin6_cfg} (the stamp the programs' per-CPU mapping cache checks),
+        and it is never 0 while running (0 would turn the cache off).  Read
+        through bpf(2), as any tool would see it.
         """
         p = self.build()
-        pinned = os.path.join(p.dpA.pinDir, "lin6_gen")
+        pinned = os.path.join(p.dpA.pinDir, "lin6_cfg")
 
         def generation() -> int:
             out = p.a.run(["bpftool", "-j", "map", "lookup", "pinned", pinned, "key", *"0000"])
             raw = bytes(int(b, 16) for b in json.loads(out.stdout)["value"])
-            value: int = GENERATION.unpack(raw)[0]
+            self.assertEqual(len(raw), CONFIG.size)
+            value: int = GENERATION.unpack_from(raw)[0]
             return value
 
         first = generation()

@@ -6,6 +6,7 @@ mode, misses.  Needs root (loading BPF), not namespaces.
 
 from __future__ import annotations
 
+import mmap
 import os
 import random
 import struct
@@ -18,16 +19,18 @@ from lin6twisted.address import DEFAULT_SPACE, Locator, NodeID, Prefix
 from lin6twisted.dataplane import _libbpf
 from lin6twisted.dataplane.interfaces import COUNTER_NAMES
 from lin6twisted.dataplane.kernel import (
+    CONFIG,
     FLAG_ACTIVE,
     FLAG_HOLD_INGRESS,
     FLAG_REROUTE,
     FLAG_STRICT,
-    GENERATION,
     MAPPING,
     Config,
     MissEvent,
     buildObject,
     encodeMapping,
+    loadGeneration,
+    storeGeneration,
 )
 from lin6twisted.dataplane.test._packets import (
     CSUM_OFFSET,
@@ -97,19 +100,19 @@ def _withChecksum(frame: bytes, value: int) -> bytes:
 class _GenerationMap:
     """
     C{lin6_map} as the control writes it: every change followed by an
-    increment of C{lin6_gen}, which keeps the programs' per-CPU mapping
-    cache on.
+    increment of the generation in C{lin6_cfg}, which keeps the programs'
+    per-CPU mapping cache on.
     """
 
-    def __init__(self, mapping: _libbpf.MapFD, gen: _libbpf.MapFD) -> None:
+    def __init__(self, mapping: _libbpf.MapFD, config: mmap.mmap) -> None:
         self.mapping = mapping
-        self.gen = gen
+        self.config = config
         self.generation = 0
         self.bump()
 
     def bump(self) -> None:
         self.generation += 1
-        self.gen.update(bytes(4), GENERATION.pack(self.generation))
+        storeGeneration(self.config, self.generation)
 
     def update(self, key: bytes, value: bytes) -> None:
         self.mapping.update(key, value)
@@ -125,7 +128,7 @@ class _GenerationMap:
 class ProgramTests(SynchronousTestCase):
     """
     C{lin6_egress} and C{lin6_ingress} on single packets, with the per-CPU
-    mapping cache off (C{lin6_gen} 0: every packet looks up C{lin6_map}).
+    mapping cache off (generation 0: every packet looks up C{lin6_map}).
     """
 
     cached = False
@@ -136,11 +139,12 @@ class ProgramTests(SynchronousTestCase):
         self.obj = _libbpf.BPFObject(str(buildObject()), {"lin6_map": 1024})
         self.addCleanup(self.obj.close)
         self.rawMap = _libbpf.MapFD(self.obj.mapFD("lin6_map"), 8, MAPPING.size)
-        self.genMap = _libbpf.MapFD(self.obj.mapFD("lin6_gen"), 4, GENERATION.size)
+        self.cfg = _libbpf.MapFD(self.obj.mapFD("lin6_cfg"), 4, CONFIG.size)
+        self.cfgMemory = _libbpf.mapMemory(self.obj.mapFD("lin6_cfg"), CONFIG.size)
+        self.addCleanup(self.cfgMemory.close)
         self.map: _libbpf.MapFD | _GenerationMap = (
-            _GenerationMap(self.rawMap, self.genMap) if self.cached else self.rawMap
+            _GenerationMap(self.rawMap, self.cfgMemory) if self.cached else self.rawMap
         )
-        self.cfg = _libbpf.MapFD(self.obj.mapFD("lin6_cfg"), 4, 72)
         self.ncpu = _libbpf.numPossibleCPUs()
         self.stats = _libbpf.MapFD(self.obj.mapFD("lin6_stats"), 4, 8 * self.ncpu)
         self.configure()
@@ -164,6 +168,7 @@ class ProgramTests(SynchronousTestCase):
                 ownPreviousPrefix=OLD_PREFIX if ownPrevious else None,
                 ownPreviousUntil=ownPrevious,
                 flags=flags | FLAG_ACTIVE,
+                generation=loadGeneration(self.cfgMemory),
             ).encode(),
         )
 
@@ -499,7 +504,7 @@ class CachedProgramTests(ProgramTests):
     def test_cacheFollowsGeneration(self) -> None:
         """
         A CPU may keep using its copy of a mapping changed behind the
-        generation's back; once C{lin6_gen} moves, the next packet takes the
+        generation's back; once the generation moves, the next packet takes the
         new mapping (whoever writes C{lin6_map} must increment it after).
         """
         self.onOneCPU()

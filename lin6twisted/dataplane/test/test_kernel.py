@@ -5,6 +5,7 @@ L{lin6twisted.dataplane.bpf} that need no kernel.
 
 from __future__ import annotations
 
+import mmap
 import re
 import struct
 
@@ -25,8 +26,10 @@ from lin6twisted.dataplane.kernel import (
     MissEvent,
     decodeMapping,
     encodeMapping,
+    loadGeneration,
     netnsName,
     objectPath,
+    storeGeneration,
 )
 
 A = DEFAULT_SPACE.nodeID(1, mobile=True)
@@ -43,7 +46,7 @@ class LayoutTests(SynchronousTestCase):
         """
         The structs have the C sizes.
         """
-        self.assertEqual((MAPPING.size, CONFIG.size, MISS_EVENT.size), (24, 72, 24))
+        self.assertEqual((MAPPING.size, CONFIG.size, MISS_EVENT.size), (24, 80, 24))
 
     def test_headerMatches(self) -> None:
         """
@@ -58,8 +61,8 @@ class LayoutTests(SynchronousTestCase):
 
         self.assertEqual(
             fields("lin6_config"),
-            ["lin6_prefix", "own_nodeid", "own_lin6_prefix", "own_prefix", "own_prev_prefix",
-             "own_prev_until", "miss_interval_ns", "flags", "hold_ifindex", "oui", "pad"],
+            ["gen", "lin6_prefix", "own_nodeid", "own_lin6_prefix", "own_prefix", "flags", "oui",
+             "own_prev_prefix", "own_prev_until", "miss_interval_ns", "hold_ifindex", "pad"],
         )  # fmt: skip
         self.assertEqual(fields("lin6_mapping"), ["prefix", "prev_prefix", "prev_until"])
         self.assertEqual(fields("lin6_miss_event"), ["nodeid", "prefix", "direction", "ifindex"])
@@ -87,11 +90,37 @@ class LayoutTests(SynchronousTestCase):
 
     def test_config(self) -> None:
         """
-        The configuration packs the OUI into its padded slot.
+        The configuration packs the generation first, the OUI into its
+        padded slot, and everything a mapped packet reads into the first 64
+        bytes (one cache line: the mappable array's value starts a page).
         """
-        raw = Config(DEFAULT_SPACE.prefix, ownNodeID=A, flags=9, holdIfindex=4).encode()
-        self.assertEqual(raw[:16], DEFAULT_SPACE.prefix.packed + A.packed)
-        self.assertEqual(struct.unpack_from("<II4s", raw, 56), (9, 4, b"\x00\x01\x4a\x00"))
+        raw = Config(
+            DEFAULT_SPACE.prefix,
+            ownNodeID=A,
+            ownPreviousPrefix=P1,
+            ownPreviousUntil=5,
+            flags=9,
+            holdIfindex=4,
+            generation=7,
+        ).encode()
+        self.assertEqual(raw[:24], struct.pack("<Q", 7) + DEFAULT_SPACE.prefix.packed + A.packed)
+        self.assertEqual(
+            struct.unpack_from("<I4s8sQ", raw, 40), (9, b"\x00\x01\x4a\x00", P1.packed, 5)
+        )
+        self.assertEqual(struct.unpack_from("<QI", raw, 64), (100_000_000, 4))
+
+    def test_generation(self) -> None:
+        """
+        L{storeGeneration} writes the first 8 bytes of a mapped value and
+        nothing else; L{loadGeneration} reads them.
+        """
+        with mmap.mmap(-1, mmap.PAGESIZE) as value:
+            value[: CONFIG.size] = Config(DEFAULT_SPACE.prefix, ownNodeID=A).encode()
+            rest = value[8 : CONFIG.size]
+            storeGeneration(value, 2**64 - 2)
+            self.assertEqual(loadGeneration(value), 2**64 - 2)
+            self.assertEqual(value[:8], struct.pack("<Q", 2**64 - 2))
+            self.assertEqual(value[8 : CONFIG.size], rest)
 
     def test_missEvent(self) -> None:
         """
