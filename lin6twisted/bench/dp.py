@@ -2,8 +2,9 @@
 The C{dp} benchmark group: the eBPF dataplane against plain IPv6.
 
 C{python -m lin6twisted.bench dp [--rounds N] [--seconds S] [--offload on|off]
-[--sink poll|block] [--no-pin] [--aa]} (root only; defaults 15 rounds of
-1-second runs, both offload settings, polling sink, pinned) builds the test bed (two
+[--sink poll|block] [--no-pin] [--aa] [--no-floor]} (root only; defaults 15
+rounds of 1-second runs, both offload settings, polling sink, pinned, floor
+arm on) builds the test bed (two
 hosts in different /64s through a router, see
 L{lin6twisted.dataplane.testbed}) and measures, in one run on the same
 namespaces:
@@ -16,6 +17,12 @@ namespaces:
     quartiles in the detail), the absolute medians are printed beside it.
   - C{dp.udp64_ratio}: the same for 64-byte UDP payloads, as packets per
     second received by the sink.
+  - C{dp.udp64_floor_ratio}: in the same rounds, a third arm: a plain
+    address routed through an LWT xmit program that only returns C{BPF_OK}
+    (C{dataplane_c/lwt_floor.bpf.o}), over plain.  The design puts egress
+    on this hook, so this is the ceiling of C{dp.udp64_ratio} for any
+    program; C{dp.udp64_ratio_over_floor} (mapped over floor) is what the
+    two LIN6 programs add on top of it.  C{--no-floor} skips the arm.
   - C{dp.egress_ns}, C{dp.ingress_ns}: kernel-measured run time per packet
     of each program on its full mapping path (C{BPF_PROG_TEST_RUN}, repeat
     1,000,000, an identity mapping so every repetition does the whole
@@ -78,7 +85,8 @@ import shutil
 import struct
 import subprocess
 import time
-from typing import Any
+from ipaddress import IPv6Address
+from typing import Any, Final
 
 from attrs import define
 
@@ -94,12 +102,16 @@ from lin6twisted.dataplane.kernel import (
     blastPath,
     buildObject,
     encodeMapping,
+    floorPath,
     storeGeneration,
 )
-from lin6twisted.dataplane.testbed import PLAIN_A, PLAIN_B, SPACE, Pair
+from lin6twisted.dataplane.testbed import GW_A, PLAIN_A, PLAIN_B, SPACE, Pair
 from lin6twisted.netns import Namespace, isRoot
 
 __all__ = ["run"]
+
+FLOOR_B: Final = IPv6Address("2001:db8:b::200")
+"""A plain address of C{b} that C{a} reaches through the floor program."""
 
 
 @define
@@ -111,6 +123,7 @@ class _Options:
     sink: str = "poll"
     pin: bool = True
     aa: bool = False
+    floor: bool = True
     liveRounds: int = 3
 
 
@@ -195,54 +208,88 @@ def _quartiles(values: list[float]) -> tuple[float, float]:
 _PROTOS = (("tcp", "tcp", "Mbit/s"), ("udp", "udp64", "pkt/s"))
 
 
+def _addFloorPath(pair: Pair) -> None:
+    """
+    Route a second plain address of C{b} (L{FLOOR_B}) from C{a} through an
+    LWT xmit program that only returns C{BPF_OK}, via the same gateway as
+    the LIN6 route: the path of the plain arm plus the hook alone.
+    """
+    pair.b.addAddress("eth0", f"{FLOOR_B}/64")
+    pair.a.ip6(
+        f"route add {FLOOR_B}/128 encap bpf xmit obj {floorPath()} section lwt_xmit "
+        f"via {GW_A} dev eth0"
+    )
+
+
 def _ratios(
     recorder: Recorder, pair: Pair, opts: _Options, arms: tuple[str, str], suffix: str
 ) -> None:
     """
     Alternate runs of the two arms (order swapped each round) and record
-    the median of the per-round ratios C{arms[0] / arms[1]}.
+    the median of the per-round ratios C{arms[0] / arms[1]}.  With
+    C{opts.floor} (and two different arms), the UDP rounds also run the
+    floor arm (L{_addFloorPath}) next to the plain one (rounds run mapped,
+    plain, floor, then floor, plain, mapped), for
+    C{dp.udp64_floor_ratio} (floor over plain: the hook's own share) and
+    C{dp.udp64_ratio_over_floor} (mapped over floor: what the programs
+    add).
     """
     paths = {
         "mapped": (str(pair.lin6B), str(pair.lin6A)),
         "plain": (str(PLAIN_B), str(PLAIN_A)),
+        "floor": (str(FLOOR_B), str(PLAIN_A)),
     }
     for proto, name, unit in _PROTOS:
-        rates: tuple[list[float], list[float]] = ([], [])
-        ratios, cpuRatios = [], []
+        names = list(arms)
+        if proto == "udp" and opts.floor and arms[0] != arms[1]:
+            names.append("floor")  # next to plain: each round runs plain between the two
+        rates: list[list[float]] = [[] for _ in names]
+        perCPU: list[list[float]] = [[] for _ in names]
         for i in range(opts.rounds):
-            order = (0, 1) if i % 2 == 0 else (1, 0)
-            this, perCPU = [0.0, 0.0], [0.0, 0.0]
+            order = range(len(names)) if i % 2 == 0 else reversed(range(len(names)))
             for arm in order:
-                dst, src = paths[arms[arm]]
+                dst, src = paths[names[arm]]
                 result = _blast(pair.b, pair.a, proto, dst, src, opts.seconds, opts)
-                this[arm] = _rate(proto, result)
-                perCPU[arm] = _cpuRate(proto, result)
-                rates[arm].append(this[arm])
-            ratios.append(this[0] / this[1])
-            cpuRatios.append(perCPU[0] / perCPU[1])
+                rates[arm].append(_rate(proto, result))
+                perCPU[arm].append(_cpuRate(proto, result))
+        first, base = 0, 1
         if not suffix.endswith("_aa"):
-            recorder.record(f"dp.{name}_mapped{suffix}", median(rates[0]), unit)
-            recorder.record(f"dp.{name}_plain{suffix}", median(rates[1]), unit)
-        q1, q3 = _quartiles(ratios)
-        recorder.record(
-            f"dp.{name}_ratio{suffix}",
-            median(ratios),
-            "ratio",
-            rounds=opts.rounds,
-            seconds=opts.seconds,
-            q1=f"{q1:.3f}",
-            q3=f"{q3:.3f}",
-            ratios="/".join(f"{r:.3f}" for r in ratios),
-        )
-        q1, q3 = _quartiles(cpuRatios)
-        recorder.record(
-            f"dp.{name}_cpu_ratio{suffix}",
-            median(cpuRatios),
-            "ratio",
-            q1=f"{q1:.3f}",
-            q3=f"{q3:.3f}",
-            ratios="/".join(f"{r:.3f}" for r in cpuRatios),
-        )
+            recorder.record(f"dp.{name}_mapped{suffix}", median(rates[first]), unit)
+            recorder.record(f"dp.{name}_plain{suffix}", median(rates[base]), unit)
+        _recordRatios(recorder, f"dp.{name}_ratio{suffix}", rates[first], rates[base], opts)
+        _recordRatios(recorder, f"dp.{name}_cpu_ratio{suffix}", perCPU[first], perCPU[base])
+        if "floor" in names:
+            floor = names.index("floor")
+            recorder.record(f"dp.{name}_floor{suffix}", median(rates[floor]), unit)
+            _recordRatios(recorder, f"dp.{name}_floor_ratio{suffix}", rates[floor], rates[base])
+            _recordRatios(
+                recorder, f"dp.{name}_ratio_over_floor{suffix}", rates[first], rates[floor]
+            )
+
+
+def _recordRatios(
+    recorder: Recorder,
+    name: str,
+    over: list[float],
+    under: list[float],
+    opts: _Options | None = None,
+) -> None:
+    """
+    Record the median of the per-round ratios C{over[i] / under[i]}, with
+    their quartiles and all of them in the detail.
+    """
+    ratios = [o / u for o, u in zip(over, under, strict=True)]
+    q1, q3 = _quartiles(ratios)
+    extra = {} if opts is None else {"rounds": opts.rounds, "seconds": opts.seconds}
+    recorder.record(
+        name,
+        median(ratios),
+        "ratio",
+        **extra,
+        q1=f"{q1:.3f}",
+        q3=f"{q3:.3f}",
+        ratios="/".join(f"{r:.3f}" for r in ratios),
+    )
 
 
 def _liveCost(recorder: Recorder, pair: Pair, opts: _Options) -> None:
@@ -365,6 +412,8 @@ def _parse(args: list[str]) -> _Options:
             opts.pin = False
         elif word == "--aa":
             opts.aa = True
+        elif word == "--no-floor":
+            opts.floor = False
     return opts
 
 
@@ -386,6 +435,8 @@ def run(recorder: Recorder, args: list[str]) -> None:
         pair = Pair(reactor, prefix="l6dpb", offload=offload)
         try:
             pair.build()
+            if opts.floor:
+                _addFloorPath(pair)
             if n == 0:
                 _mapUpdate(recorder, pair)
             load = os.getloadavg()[0]

@@ -42,6 +42,7 @@ __all__ = [
     "decodeMapping",
     "encodeMapping",
     "ensureBPFFS",
+    "floorPath",
     "inNetns",
     "ipRouteIn",
     "loadGeneration",
@@ -209,6 +210,14 @@ def blastPath() -> Path:
     return sourceDir() / "lin6_blast"
 
 
+def floorPath() -> Path:
+    """
+    The benchmark's LWT xmit program that only returns C{BPF_OK}
+    (C{dataplane_c/lwt_floor.bpf.o}): the hook's own cost.
+    """
+    return sourceDir() / "lwt_floor.bpf.o"
+
+
 def objectPath() -> Path:
     """
     Where the compiled BPF object lives (C{dataplane_c/lin6_dp.bpf.o}), or
@@ -230,6 +239,7 @@ def buildObject() -> Path:
     targets = {
         path: [src / "lin6_dp.bpf.c", src / "lin6_dp.h"],
         src / "lin6_blast": [src / "lin6_blast.c"],
+        floorPath(): [src / "lwt_floor.bpf.c"],
     }
     fresh = all(
         target.exists()
