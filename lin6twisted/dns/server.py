@@ -51,6 +51,7 @@ EDNS_PAYLOAD: Final = 1232
 """Our EDNS UDP payload size (the DNS flag day 2020 value)."""
 
 BADVERS: Final = 16
+NOTAUTH: Final = 9
 _ZONE_TRANSFER: Final = {dns.AXFR, dns.IXFR}
 
 
@@ -303,16 +304,23 @@ class Lin6DNSServerFactory(server.DNSServerFactory):
             response.additional = [_opt(self.udpPayloadSize, BADVERS >> 4)]
             self.sendReply(protocol, response, address)
             return None
-        if len(message.queries) != 1:
+        if len(message.queries) != 1 or sum(r.type == dns.OPT for r in message.additional) > 1:
+            # (more than one OPT record: FORMERR, RFC 6891 6.1.1)
             self._reply(protocol, message, address, dns.EFORMAT)
             return None
         query = message.queries[0]
         if query.cls not in (dns.IN, dns.ANY):
             self._reply(protocol, message, address, dns.EREFUSED)
             return None
-        if query.type in _ZONE_TRANSFER and (not self.allowTransfer or address is not None):
-            self._reply(protocol, message, address, dns.EREFUSED)
-            return None
+        if query.type in _ZONE_TRANSFER:
+            if not self.allowTransfer or address is not None:
+                self._reply(protocol, message, address, dns.EREFUSED)
+                return None
+            zone = self.zones.zoneFor(query.name.name)
+            if zone is None or zone.zoneName != query.name.name.lower().rstrip(b"."):
+                # not the apex of a zone we serve (RFC 5936 2.2.1)
+                self._reply(protocol, message, address, NOTAUTH)
+                return None
         return super().handleQuery(message, protocol, address)  # type: ignore[no-untyped-call]
 
     def _notImplemented(self, message: dns.Message, protocol: Any, address: Any) -> None:
@@ -365,6 +373,11 @@ class Lin6DNSServerFactory(server.DNSServerFactory):
             message, rCode, answers, authority, additional
         )
         response.maxSize = 0  # we truncate ourselves, by whole records
+        # Twisted's response keeps neither the opcode nor RD and CD; a
+        # response must copy them (RFC 1035 4.1.1, RFC 6840 5.9).
+        response.opCode = message.opCode
+        response.recDes = message.recDes
+        response.checkingDisabled = message.checkingDisabled
         response.lin6EDNS = _ednsOf(message)  # type: ignore[attr-defined]
         return response
 

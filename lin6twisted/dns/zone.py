@@ -401,6 +401,9 @@ class ZoneAuthority(authority.BindAuthority):
                     rest = tokens
                 else:
                     owner = _expand(first, origin).lower()
+                    if b"*" in owner.split(b".")[0]:
+                        shown = owner.decode(errors="replace")
+                        raise _Bad(f"wildcard owner {shown} is not supported")
                     rest = tokens[1:]
                 recordTTL = ttl
                 seenTTL = seenClass = False
@@ -420,15 +423,18 @@ class ZoneAuthority(authority.BindAuthority):
                     raise _Bad("the record has no type")
                 rrtype = rest[0].upper()
                 if rest[0].quoted or rrtype not in _TYPES:
-                    raise _Bad(
-                        f"record type {rest[0].decode(errors='replace')!r} is not supported"
-                    )
+                    text = rest[0].decode(errors="replace")
+                    if not rest[0].quoted and text[:1].isdigit():
+                        raise _Bad(f"{text!r} is neither a TTL nor a record type")
+                    raise _Bad(f"record type {text!r} is not supported")
                 record = _record(rrtype, rest[1:], origin, recordTTL)
                 if rrtype == b"SOA":
                     if soa is not None:
                         raise _Bad("a second SOA record")
                     soa = (owner, record)
-                records.setdefault(owner, []).append(record)
+                rrs = records.setdefault(owner, [])
+                if record not in rrs:  # an RRset holds no duplicates (RFC 2181 5)
+                    rrs.append(record)
             except _Bad as e:
                 raise ZoneError("", str(e), line) from None
         if soa is None:

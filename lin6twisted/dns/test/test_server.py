@@ -190,6 +190,63 @@ class FactoryTests(SynchronousTestCase):
         self.assertEqual(answer.rCode, dns.OK)
         self.assertGreater(len(answer.answers), 10)
 
+    def test_transferOfApexOnly(self) -> None:
+        """
+        With transfers allowed, AXFR of a name that is not the apex of a
+        zone served is NOTAUTH (RFC 5936 2.2.1), not SERVFAIL.
+        """
+        allowing = Lin6DNSServerFactory(self.zones, allowTransfer=True)
+        for name in ("stream.lin6.example", "elsewhere.test"):
+            answer, _ = self.ask(request(name, dns.AXFR), udp=False, factory=allowing)
+            self.assertEqual(answer.rCode, 9, name)
+            self.assertEqual(answer.answers, [])
+        answer, _ = self.ask(request("LIN6.example.", dns.AXFR), udp=False, factory=allowing)
+        self.assertEqual(answer.rCode, dns.OK)
+
+    def test_twoOPTsFormerr(self) -> None:
+        """
+        A query with two OPT records is FORMERR (RFC 6891 6.1.1).
+        """
+        m = dns.Message(id=9)
+        m.queries = [dns.Query("stream.lin6.example", dns.AAAA)]
+        opt = dns.RRHeader(b"", dns.OPT, 1232, 0, dns.UnknownRecord(b""))
+        m.additional = [opt, opt]
+        decoded = dns.Message()
+        decoded.fromStr(m.toStr())
+        answer, _ = self.ask(decoded)
+        self.assertEqual(answer.rCode, dns.EFORMAT)
+
+    def test_flagsCopied(self) -> None:
+        """
+        Answers copy the request's opcode, RD and CD bits (RFC 1035 4.1.1,
+        RFC 6840 5.9); RA stays clear (not recursive).
+        """
+        for rd, cd in ((1, 0), (0, 1), (0, 0)):
+            m = dns.Message(id=5, recDes=rd, checkingDisabled=cd)
+            m.queries = [dns.Query("stream.lin6.example", dns.AAAA)]
+            decoded = dns.Message()
+            decoded.fromStr(m.toStr())
+            answer, _ = self.ask(decoded)
+            self.assertEqual((answer.recDes, answer.checkingDisabled), (rd, cd))
+            self.assertEqual((answer.opCode, answer.recAv, answer.rCode), (dns.OP_QUERY, 0, 0))
+
+    def test_notImplementedOpcodes(self) -> None:
+        """
+        NOTIFY, UPDATE, STATUS and unassigned opcodes get NOTIMP in a
+        response carrying the request's opcode and id, which is what a
+        client checks to accept it.
+        """
+        for opcode in (dns.OP_NOTIFY, dns.OP_UPDATE, dns.OP_STATUS, dns.OP_INVERSE, 6, 15):
+            m = dns.Message(id=77, opCode=opcode)
+            m.queries = [dns.Query("lin6.example", dns.SOA)]
+            decoded = dns.Message()
+            decoded.fromStr(m.toStr())
+            answer, _ = self.ask(decoded)
+            self.assertEqual(
+                (answer.id, answer.answer, answer.opCode, answer.rCode),
+                (77, 1, opcode, dns.ENOTIMP),
+            )
+
     def test_truncatedOverUDP(self) -> None:
         """
         Over UDP without EDNS an answer over 512 bytes has the TC bit and no

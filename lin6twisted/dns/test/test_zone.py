@@ -142,6 +142,17 @@ class ZoneFileTests(SynchronousTestCase):
         self.assertEqual(zone.zoneName, b"other.test")
         self.lookup(zone, "x.other.test", dns.AAAA)
 
+    def test_duplicatesServedOnce(self) -> None:
+        """
+        A record given twice is one record of its RRset (RFC 2181 5); the
+        same data with another TTL is kept (the file's author sees both).
+        """
+        zone = self.load(b"x AAAA ::1\nx AAAA ::1\nx TXT a\nx 60 TXT a\n")
+        answers, _, _ = self.lookup(zone, "x.example.test", dns.AAAA)
+        self.assertEqual(len(answers), 1)
+        answers, _, _ = self.lookup(zone, "x.example.test", dns.TXT)
+        self.assertEqual(len(answers), 2)
+
     def test_nodata(self) -> None:
         """
         An existing name without the type asked is NODATA: no answers, the
@@ -195,6 +206,9 @@ class ZoneFileTests(SynchronousTestCase):
             (b"x" * 64 + b" AAAA ::1\n", 5, "63"),
             (b'bad TXT "' + b"x" * 256 + b'"\n', 5, "255"),
             (b"bad TXT \\999\n", 5, "above 255"),
+            (b"bad 1x AAAA ::1\n", 5, "'1x' is neither a TTL nor a record type"),
+            (b"* AAAA ::1\n", 5, "wildcard owner *.example.test is not supported"),
+            (b"*.sub AAAA ::1\n", 5, "wildcard"),
         ]
         for body, line, fragment in cases:
             with self.subTest(body=body):
