@@ -16,6 +16,7 @@ from twisted.python import usage
 from lin6twisted.address import AddressError, NodeID
 
 __all__ = [
+    "Command",
     "InterspersedOptions",
     "formatTable",
     "parseAddressPort",
@@ -75,7 +76,27 @@ def parseNodeID(text: str | None) -> NodeID:
         raise usage.UsageError(str(e)) from None
 
 
-class InterspersedOptions(usage.Options):
+class Command(usage.Options):
+    """
+    Options of the C{lin6} command or one of its subcommands, at any depth.
+
+    C{synopsis} holds only this command's own arguments; the usage line
+    puts the command names in front (C{Usage: lin6 node status [--json]}).
+    Twisted's default would repeat every parent's whole synopsis.
+    """
+
+    synopsis = "[options]"
+
+    def getSynopsis(self) -> str:
+        names: list[str] = []
+        node: usage.Options = self
+        while node.parent is not None:
+            node = node.parent
+            names.append(node.subCommand or "")
+        return " ".join(["Usage: lin6", *reversed(names), self.synopsis.rstrip()])
+
+
+class InterspersedOptions(Command):
     """
     Options that may also come after the positional arguments, like GNU
     tools (C{lin6 ls query NODE_ID --tcp}); C{--} ends the options.

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 from twisted.python import usage
 
+from lin6twisted._cliutil import Command
+
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help).  The module defines Options and run(options).
     "pki": ("lin6twisted.pki.cli", "Create the deployment CA and role certificates."),
@@ -27,12 +29,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class Options(usage.Options):
+class Options(Command):
     """
     Top-level options: only the subcommand.
     """
 
-    synopsis = "Usage: lin6 <subcommand> [options]"
+    synopsis = "<subcommand> [options]"
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]

@@ -32,6 +32,7 @@ from twisted.logger import (
 )
 from twisted.python import usage
 
+from lin6twisted._cliutil import Command
 from lin6twisted.directory.embedded import (
     DirectoryServerFactory,
     EmbeddedDirectory,
@@ -55,7 +56,7 @@ def serverService(
     return StreamServerEndpointService(endpoint, factory)
 
 
-class _LDIFOption(usage.Options):
+class _LDIFOption(Command):
     optParameters = [["ldif", "l", None, "The LDIF file (see etc/subscribers.ldif)."]]
 
     def postOptions(self) -> None:
@@ -68,7 +69,7 @@ class ServeOptions(_LDIFOption):
     Options of C{lin6 directory serve}.
     """
 
-    synopsis = "Usage: lin6 directory serve --ldif FILE [--port ENDPOINT] [--require-bind]"
+    synopsis = "--ldif FILE [--port ENDPOINT] [--require-bind]"
     optParameters = [
         ["port", "p", "tcp:3890:interface=127.0.0.1", "Server endpoint to listen on."],
     ]
@@ -89,15 +90,15 @@ class CheckOptions(_LDIFOption):
     Options of C{lin6 directory check}.
     """
 
-    synopsis = "Usage: lin6 directory check --ldif FILE"
+    synopsis = "--ldif FILE"
 
 
-class Options(usage.Options):
+class Options(Command):
     """
     Options of C{lin6 directory}.
     """
 
-    synopsis = "Usage: lin6 directory (serve|check) [options]"
+    synopsis = "(serve | check) [options]"
     subCommands = [
         ["serve", None, ServeOptions, "Serve an LDIF file over LDAP, read-only."],
         ["check", None, CheckOptions, "Validate an LDIF file's subscriber entries."],

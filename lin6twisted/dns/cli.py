@@ -34,7 +34,7 @@ class Options(InterspersedOptions):
     (C{lin6 resolve NAME --server ADDR:PORT}).
     """
 
-    synopsis = "Usage: lin6 resolve NAME [--server ADDR:PORT ...] [--timeout SECONDS]"
+    synopsis = "NAME [--server ADDR:PORT ...] [--timeout SECONDS]"
     optParameters = [
         ["timeout", "t", "2", "Seconds to wait for each server's answer."],
         ["prefix", None, "3ffe:501:1830:1999::/64", "The deployment's LIN6 prefix."],

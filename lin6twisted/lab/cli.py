@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from attrs import evolve
 from twisted.python import usage
 
+from lin6twisted._cliutil import Command
 from lin6twisted.config import ConfigError
 from lin6twisted.lab.config import DADMode, LabConfig, MoveMode, loadLabConfig
 
@@ -52,12 +53,12 @@ def _subCommands() -> list[tuple[str, None, Any, str]]:
     return found
 
 
-class Options(usage.Options):
+class Options(Command):
     """
     Options of C{lin6 lab}.
     """
 
-    synopsis = "Usage: lin6 lab [options] | lin6 lab <paper|selection> [options]"
+    synopsis = "[options] | lin6 lab (paper | selection) [options]"
     optParameters = [
         ["config", "c", None, "The lab configuration [default: etc/lab/default.toml]."],
         ["report", "r", "lab-report.json", "Where to write the JSON report."],

@@ -71,6 +71,7 @@ from typing import IO, Any, Final
 from attrs import define, field, frozen
 from twisted.python import usage
 
+from lin6twisted._cliutil import Command
 from lin6twisted.address import Locator, NodeID, Prefix
 from lin6twisted.lab.config import DADMode
 from lin6twisted.lab.selection import percentile
@@ -1249,12 +1250,12 @@ def _rate(value: str) -> str:
     return text
 
 
-class Options(usage.Options):
+class Options(Command):
     """
     C{lin6 lab paper}: the paper's Table 5 and handover timing on this box.
     """
 
-    synopsis = "Usage: lin6 lab paper [options]"
+    synopsis = "[options]"
     longdesc = (
         "Reproduce the original paper's file transfer table (plain IPv6, LIN6 "
         "through the eBPF dataplane, an encapsulating tunnel) on an HTB-limited "

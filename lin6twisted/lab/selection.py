@@ -61,6 +61,7 @@ from typing import IO, Any, Final
 from attrs import define, field, frozen
 from twisted.python import usage
 
+from lin6twisted._cliutil import Command
 from lin6twisted.address import NodeID
 from lin6twisted.config import ConfigError, Section, loadConfig
 from lin6twisted.directory import ServiceLevel
@@ -1008,12 +1009,12 @@ def runScenario(scenario: SelectionScenario, matrix: RTTMatrix) -> SelectionRepo
 # -- command line ----------------------------------------------------------------
 
 
-class Options(usage.Options):
+class Options(Command):
     """
     C{lin6 lab selection [--scenario FILE] [--json FILE]}.
     """
 
-    synopsis = "Usage: lin6 lab selection [--scenario FILE] [--json FILE]"
+    synopsis = "[--scenario FILE] [--json FILE]"
     longdesc = (
         "Simulate client arrivals on the RIPE Atlas RTT matrix and compare the LS "
         "heuristic with round robin, random and the optimal assignment."

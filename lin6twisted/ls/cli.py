@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from twisted.python import usage
 
 from lin6twisted._cliutil import (
+    Command,
     InterspersedOptions,
     formatTable,
     parseAddressPort,
@@ -39,7 +40,7 @@ from lin6twisted.wire import MAReply
 __all__ = ["Options", "QueryOptions", "StatusOptions", "formatAnswer", "formatStatus", "run"]
 
 
-class StatusOptions(usage.Options):
+class StatusOptions(Command):
     """
     C{lin6 ls status} options.
     """
@@ -71,12 +72,12 @@ class QueryOptions(InterspersedOptions):
         self["timeout"] = parseSeconds(self["timeout"], positive=True)
 
 
-class Options(usage.Options):
+class Options(Command):
     """
     C{lin6 ls} options: one subcommand.
     """
 
-    synopsis = "status|query [options]"
+    synopsis = "(status | query) [options]"
     subCommands = [
         ["status", None, StatusOptions, "Show a running LS's tables."],
         ["query", None, QueryOptions, "Ask an LS for a node's MA, as the node does."],

@@ -33,6 +33,7 @@ from typing import Any, TextIO
 from twisted.python import usage
 
 from lin6twisted._cliutil import (
+    Command,
     InterspersedOptions,
     formatTable,
     parseAddressPort,
@@ -124,7 +125,7 @@ class RegisterOptions(_Common):
             raise usage.UsageError("--key-id, --lifetime and --sequence are numbers") from None
 
 
-class StatusOptions(usage.Options):
+class StatusOptions(Command):
     """
     C{lin6 ma status}.
     """
@@ -142,12 +143,12 @@ class StatusOptions(usage.Options):
         self["timeout"] = parseSeconds(self["timeout"])
 
 
-class Options(usage.Options):
+class Options(Command):
     """
     C{lin6 ma}: the subcommands.
     """
 
-    synopsis = "query|register|status [options]"
+    synopsis = "(query | register | status) [options]"
     subCommands = [
         ["query", None, QueryOptions, "Ask an MA for a node's locators."],
         ["register", None, RegisterOptions, "Register (or deregister) a node's locators."],

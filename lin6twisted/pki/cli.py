@@ -19,6 +19,7 @@ from pathlib import Path
 
 from twisted.python import usage
 
+from lin6twisted._cliutil import Command
 from lin6twisted.pki._certs import (
     CA_CERT_FILE,
     CA_KEY_FILE,
@@ -42,7 +43,7 @@ def _days(text: str) -> int:
     return days
 
 
-class InitOptions(usage.Options):
+class InitOptions(Command):
     """
     C{lin6 pki init}: create the deployment CA.
     """
@@ -62,7 +63,7 @@ class InitOptions(usage.Options):
         self["days"] = _days(self["days"])
 
 
-class IssueOptions(usage.Options):
+class IssueOptions(Command):
     """
     C{lin6 pki issue}: issue a role certificate.
     """
@@ -115,12 +116,12 @@ class IssueOptions(usage.Options):
         self["days"] = _days(self["days"])
 
 
-class Options(usage.Options):
+class Options(Command):
     """
     C{lin6 pki}: the subcommands.
     """
 
-    synopsis = "init|issue [options]"
+    synopsis = "(init | issue) [options]"
     subCommands = [
         ["init", None, InitOptions, "Create the deployment CA."],
         ["issue", None, IssueOptions, "Issue a role certificate signed by the CA."],

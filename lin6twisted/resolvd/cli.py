@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from twisted.python import usage
 
-from lin6twisted._cliutil import parseSeconds
+from lin6twisted._cliutil import Command, parseSeconds
 
 __all__ = ["ControlClientError", "Options", "ask", "formatCache", "formatStatus", "run"]
 
@@ -34,20 +34,20 @@ class ControlClientError(Exception):
     """
 
 
-class _Command(usage.Options):
+class _Command(Command):
     optFlags = [["json", "j", "Print the raw JSON answer."]]
 
 
 class _Status(_Command):
-    synopsis = "Usage: lin6 node status [--json]"
+    synopsis = "[--json]"
 
 
 class _Cache(_Command):
-    synopsis = "Usage: lin6 node cache [--json]"
+    synopsis = "[--json]"
 
 
 class _Resolve(_Command):
-    synopsis = "Usage: lin6 node resolve [--force] [--json] PEER"
+    synopsis = "[--force] [--json] PEER"
     optFlags = [["force", "f", "Ask the MA even if the answer is cached."]]
 
     def parseArgs(self, *args: str) -> None:
@@ -56,12 +56,12 @@ class _Resolve(_Command):
         self["peer"] = args[0]
 
 
-class Options(usage.Options):
+class Options(Command):
     """
     Options of C{lin6 node}.
     """
 
-    synopsis = "Usage: lin6 node [--socket PATH] (status | cache | resolve PEER)"
+    synopsis = "[--socket PATH] [--timeout S] (status | cache | resolve PEER)"
     optParameters = [
         ["socket", "s", DEFAULT_SOCKET, "The node daemon's status socket."],
         ["timeout", "t", "15", "Seconds to wait for the answer."],
@@ -113,27 +113,47 @@ def formatStatus(status: dict[str, Any]) -> str:
     """
     The status answer, for humans.
     """
+
+    def show(key: str) -> str:
+        value = status.get(key)
+        return "-" if value is None or value == "" else str(value)
+
+    if status.get("locator") is None:
+        where = "-  (no locator: detached)"
+    else:
+        where = (
+            f"{show('locator')} on {show('interface')} via {status.get('gateway') or 'on-link'}"
+        )
+    if status.get("registered_locator") is None:
+        registered = "no"
+    else:
+        registered = f"{show('registered_locator')} (expires in {show('binding_expires_in')}s)"
+    rtt = status.get("rtt_to_ma_ms")
     lines = [
-        f"state         {status.get('state')}",
-        f"node id       {status.get('node_id')}",
-        f"lin6 address  {status.get('lin6_address')}",
-        f"locator       {status.get('locator')} on {status.get('interface')}"
-        f" via {status.get('gateway') or 'on-link'}",
-        f"MA            {status.get('ma')}" + ("  (pinned)" if status.get("pinned") else ""),
+        f"state         {show('state')}",
+        f"node id       {show('node_id')}",
+        f"lin6 address  {show('lin6_address')}",
+        f"locator       {where}",
+        f"MA            {show('ma')}" + ("  (pinned)" if status.get("pinned") else ""),
         f"LS list       {', '.join(status.get('ls') or []) or '-'}",
-        f"registered    {status.get('registered_locator')}"
-        f" (expires in {status.get('binding_expires_in')}s)",
-        f"RTT to MA     {status.get('rtt_to_ma_ms')} ms",
-        f"peers         {status.get('peers')} cached, {status.get('pending_queries')} pending",
+        f"registered    {registered}",
+        f"RTT to MA     {'-' if rtt is None else f'{rtt} ms'}",
+        f"peers         {show('peers')} cached, {show('pending_queries')} pending",
     ]
     stats = status.get("stats") or {}
-    lines.append("counters      " + " ".join(f"{k}={v}" for k, v in sorted(stats.items())))
-    dataplane = status.get("dataplane") or {}
-    counters = dataplane.get("counters") or {}
     lines.append(
-        f"dataplane     running={dataplane.get('running')} mappings={dataplane.get('mappings')} "
-        + " ".join(f"{k}={v}" for k, v in sorted(counters.items()))
+        "counters      " + (" ".join(f"{k}={v}" for k, v in sorted(stats.items())) or "-")
     )
+    dataplane = status.get("dataplane")
+    if not dataplane:
+        lines.append("dataplane     -")
+    else:
+        counters = dataplane.get("counters") or {}
+        lines.append(
+            f"dataplane     running={dataplane.get('running')} "
+            f"mappings={dataplane.get('mappings')} "
+            + " ".join(f"{k}={v}" for k, v in sorted(counters.items()))
+        )
     return "\n".join(lines) + "\n"
 
 

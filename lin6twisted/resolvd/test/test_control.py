@@ -137,6 +137,59 @@ class CLITests(SynchronousTestCase):
         self.assertIn("sent=3", out)
         self.assertEqual(self.requests, [{"command": "status"}])
 
+    def test_statusDetached(self) -> None:
+        """
+        A detached node's status shows dashes and "no", never C{None}.
+        """
+        self.answer = {
+            "state": "detached",
+            "node_id": str(PEER),
+            "locator": None,
+            "gateway": None,
+            "registered_locator": None,
+            "binding_expires_in": None,
+            "rtt_to_ma_ms": None,
+            "ma": None,
+        }
+        code, out, _ = self.run_("status")
+        self.assertEqual(code, 0)
+        self.assertNotIn("None", out)
+        self.assertIn("detached", out)
+        self.assertIn("registered    no", out)
+        self.assertIn("RTT to MA     -", out)
+
+    def test_statusAttached(self) -> None:
+        """
+        An attached, registered node shows its locator, gateway, binding and RTT.
+        """
+        self.answer = {
+            "locator": str(LOC),
+            "interface": "eth0",
+            "gateway": "fe80::1",
+            "registered_locator": str(LOC),
+            "binding_expires_in": 290,
+            "rtt_to_ma_ms": 1.5,
+        }
+        _, out, _ = self.run_("status")
+        self.assertIn(f"{LOC} on eth0 via fe80::1", out)
+        self.assertIn(f"{LOC} (expires in 290s)", out)
+        self.assertIn("RTT to MA     1.5 ms", out)
+
+    def test_usageLines(self) -> None:
+        """
+        A nested command's usage line names the commands once, then its
+        own arguments.
+        """
+        top = TopOptions()
+        top.parseOptions(["node", "status"])
+        self.assertEqual(
+            top.subOptions.getSynopsis().split(" (")[0],
+            "Usage: lin6 node [--socket PATH] [--timeout S]",
+        )
+        self.assertEqual(
+            top.subOptions.subOptions.getSynopsis(), "Usage: lin6 node status [--json]"
+        )
+
     def test_cache(self) -> None:
         self.answer = [{"node_id": str(PEER), "locator": str(LOC), "ttl": 12.5, "installed": "x"}]
         code, out, _ = self.run_("cache")
