@@ -31,6 +31,8 @@ from twisted.application import internet
 from twisted.internet import error, udp
 from twisted.logger import Logger
 
+from lin6twisted._listen import RequiredPort
+
 __all__ = ["ReplySourcePort", "UDPServer"]
 
 _IP_PKTINFO: Final = getattr(socket, "IP_PKTINFO", 8)  # Linux; Python names it in 3.12+
@@ -148,15 +150,17 @@ class ReplySourcePort(udp.Port):
         return None
 
 
-class UDPServer(internet.UDPServer):
+class UDPServer(RequiredPort, internet.UDPServer):
     """
     L{internet.UDPServer} listening with a L{ReplySourcePort}: the same
     arguments (C{port, protocol, interface=..., maxPacketSize=...,
-    reactor=...}).
+    reactor=...}), and C{what=} naming it: a failure to listen stops the
+    start (L{RequiredPort}).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, what: str = "a UDP port", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self.what = what
 
     def _getPort(self) -> ReplySourcePort:
         reactor = self.reactor

@@ -19,7 +19,6 @@ import signal
 import sys
 from typing import Any, TextIO
 
-from twisted.application.internet import StreamServerEndpointService
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.testing import MemoryReactor
@@ -33,6 +32,7 @@ from twisted.logger import (
 from twisted.python import usage
 
 from lin6twisted._cliutil import Command
+from lin6twisted._listen import EndpointServer
 from lin6twisted.directory.embedded import (
     DirectoryServerFactory,
     EmbeddedDirectory,
@@ -46,14 +46,14 @@ __all__ = ["CheckOptions", "Options", "ServeOptions", "run", "serverService"]
 
 def serverService(
     directory: EmbeddedDirectory, description: str, reactor: Any, requireBind: bool = False
-) -> StreamServerEndpointService:
+) -> EndpointServer:
     """
     A service serving C{directory}'s tree over LDAP on the server endpoint
     C{description} (e.g. C{"tcp:3890:interface=127.0.0.1"}).
     """
     endpoint = serverFromString(reactor, description)
     factory = DirectoryServerFactory(directory.root, requireBind=requireBind)
-    return StreamServerEndpointService(endpoint, factory)
+    return EndpointServer(endpoint, factory, f"LDAP ({description})")
 
 
 class _LDIFOption(Command):
@@ -165,7 +165,7 @@ def _serve(options: ServeOptions) -> int:
 
     def main(reactor: Any) -> Any:
         signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(reload))
-        service.startService()
+        service.startService()  # type: ignore[no-untyped-call]
         reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
         return Deferred()  # runs until interrupted
 

@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from attrs import frozen
-from twisted.application import internet, service
+from twisted.application import service
 from twisted.names import dns
 from twisted.python import usage
 
+from lin6twisted._listen import TCPServer
 from lin6twisted._udp import UDPServer
 from lin6twisted.config import Section, configFromOptions
 from lin6twisted.dns.server import (
@@ -174,9 +175,13 @@ def makeService(options: Options, reactor: Any = None) -> service.MultiService:
     )
     factory.noisy = False
     top = service.MultiService()
-    internet.TCPServer(settings.port, factory, interface=settings.interface).setServiceParent(top)
+    TCPServer(  # type: ignore[no-untyped-call]
+        settings.port, factory, interface=settings.interface, what="DNS over TCP (port)"
+    ).setServiceParent(top)
     protocol = dns.DNSDatagramProtocol(factory)
-    udpServer: service.Service = UDPServer(settings.port, protocol, interface=settings.interface)
+    udpServer: service.Service = UDPServer(
+        settings.port, protocol, interface=settings.interface, what="DNS over UDP (port)"
+    )
     udpServer.setServiceParent(top)
     ZoneReloadService(zones, reactor).setServiceParent(top)  # type: ignore[no-untyped-call]
     return top

@@ -48,13 +48,13 @@ from __future__ import annotations
 from typing import Any
 
 from attrs import frozen
-from twisted.application import internet
 from twisted.application.internet import ClientService
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.endpoints import clientFromString, serverFromString
 from twisted.python import usage
 from twisted.web.server import Site
 
+from lin6twisted._listen import EndpointServer
 from lin6twisted._udp import UDPServer
 from lin6twisted.config import Section, configFromOptions, parseLIN6Space, parseTLS
 from lin6twisted.directory.settings import (
@@ -229,12 +229,14 @@ def makeService(options: usage.Options, reactor: Any = None) -> IService:
     maEndpoint = tlsServerEndpoint(
         serverFromString(reactor, config.maListen), config.tls, [Role.MA]
     )
-    internet.StreamServerEndpointService(maEndpoint, server.maFactory()).setServiceParent(top)
+    EndpointServer(maEndpoint, server.maFactory(), "the MA channel (ma_listen)").setServiceParent(
+        top
+    )
     peerEndpoint = tlsServerEndpoint(
         serverFromString(reactor, config.peerListen), config.tls, [Role.LS]
     )
-    internet.StreamServerEndpointService(
-        peerEndpoint, server.peerServerFactory()
+    EndpointServer(
+        peerEndpoint, server.peerServerFactory(), "the peer mesh (peer_listen)"
     ).setServiceParent(top)
     policy = retryPolicy(config.peerRetry, config.peerMaxTries, config.peerBackoffMax)
     for peer in config.peers:
@@ -249,15 +251,22 @@ def makeService(options: usage.Options, reactor: Any = None) -> IService:
     from lin6twisted.ls.server import QueryDatagramProtocol, QueryStreamFactory
 
     UDPServer(
-        config.queryPort, QueryDatagramProtocol(server), interface=config.queryInterface
+        config.queryPort,
+        QueryDatagramProtocol(server),
+        interface=config.queryInterface,
+        what="MN queries over UDP (query_port)",
     ).setServiceParent(top)
     if config.queryTCP:
-        internet.StreamServerEndpointService(
-            serverFromString(reactor, config.queryTCP), QueryStreamFactory(server)
+        EndpointServer(
+            serverFromString(reactor, config.queryTCP),
+            QueryStreamFactory(server),
+            "MN queries over TCP (query_tcp)",
         ).setServiceParent(top)
     if config.statusListen:
-        internet.StreamServerEndpointService(
-            serverFromString(reactor, config.statusListen), Site(StatusResource(server))
+        EndpointServer(
+            serverFromString(reactor, config.statusListen),
+            Site(StatusResource(server)),
+            "the status page (status_listen)",
         ).setServiceParent(top)
     top.lsServer = server  # type: ignore[attr-defined]
     return top

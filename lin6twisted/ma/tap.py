@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.application.internet import (
-    StreamServerEndpointService,
     TimerService,
 )
 from twisted.application.service import IServiceCollection, MultiService, Service
@@ -19,6 +18,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web.server import Site
 
+from lin6twisted._listen import EndpointServer
 from lin6twisted._udp import UDPServer
 from lin6twisted.config import configFromOptions
 from lin6twisted.directory.settings import directoryFromSettings
@@ -122,7 +122,12 @@ def buildAgent(settings: MASettings, reactor: Any, parent: IServiceCollection) -
         ),
     )
     MAService(agent, journal, shaper, reactor).setServiceParent(parent)
-    udp = UDPServer(settings.port, MappingProtocol(agent), interface=settings.listen)
+    udp = UDPServer(
+        settings.port,
+        MappingProtocol(agent),
+        interface=settings.listen,
+        what="the mapping protocol (port)",
+    )
     udp.setServiceParent(parent)
     timer = TimerService(1.0, agent.tick)
     timer.clock = reactor
@@ -145,8 +150,8 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
     if settings.status is not None:
         site = Site(statusRoot(agent, reactor, lsLink))
         site.displayTracebacks = False
-        StreamServerEndpointService(
-            serverFromString(reactor, settings.status), site
+        EndpointServer(
+            serverFromString(reactor, settings.status), site, "the status page (status)"
         ).setServiceParent(top)
     return top
 

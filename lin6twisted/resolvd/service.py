@@ -15,11 +15,13 @@ from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, IReactorUDP
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from lin6twisted._listen import cannotListen
 from lin6twisted.address import LIN6Space, Locator, NodeID
 from lin6twisted.dataplane.interfaces import DataplaneError, IDataplane
 from lin6twisted.dns.resolver import Service as ServiceAnswer
@@ -104,9 +106,13 @@ class NodeService(Service):
             )
         self.dataplane.setMissHandler(self._miss)
         udp: IReactorUDP = self.reactor
-        self._listening = udp.listenUDP(
-            self.port, self.protocol, interface=self.listenInterface, maxPacketSize=65535
-        )
+        try:
+            self._listening = udp.listenUDP(
+                self.port, self.protocol, interface=self.listenInterface, maxPacketSize=65535
+            )
+        except CannotListenError as e:
+            self.dataplane.stop()
+            cannotListen("the node's UDP port (port)", e)
         state = self.monitor.start(self._addressesChanged)
         attachment = chooseAttachment(
             state, self.space, None, self.interface, self.core.settings.nodeID

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService
 from twisted.internet.endpoints import UNIXServerEndpoint
 from twisted.python import usage
 
+from lin6twisted._listen import EndpointServer
 from lin6twisted.config import configFromOptions
 from lin6twisted.dataplane.interfaces import IDataplane
 from lin6twisted.dns.resolver import Lin6Resolver
@@ -98,6 +98,6 @@ def makeService(options: Options, reactor: Any = None) -> IService:
     if settings.control is not None:
         settings.control.parent.mkdir(parents=True, exist_ok=True)
         endpoint = UNIXServerEndpoint(reactor, str(settings.control), mode=0o660, wantPID=True)
-        control = StreamServerEndpointService(endpoint, ControlFactory(node))
-        control.setServiceParent(parent)
+        control = EndpointServer(endpoint, ControlFactory(node), "the status socket (control)")
+        control.setServiceParent(parent)  # type: ignore[no-untyped-call]
     return parent

@@ -139,11 +139,21 @@ class TapTests(TestCase):
             [
                 "ClientService",
                 "DirectoryService",
-                "StreamServerEndpointService",
-                "StreamServerEndpointService",
-                "StreamServerEndpointService",
+                "EndpointServer",
+                "EndpointServer",
+                "EndpointServer",
                 "UDPServer",
                 "_ServerService",
+            ],
+        )
+        listeners = [s for s in service if hasattr(s, "what")]
+        self.assertEqual(
+            sorted(s.what for s in listeners),
+            [
+                "MN queries over UDP (query_port)",
+                "the MA channel (ma_listen)",
+                "the peer mesh (peer_listen)",
+                "the status page (status_listen)",
             ],
         )
 
