@@ -772,7 +772,12 @@ class Lin6Resolver:
             raise _Negative(True, _negativeTTL(message), qname)
         if message.rCode != dns.OK:
             code = _RCODE_NAMES.get(message.rCode, f"rcode {message.rCode}")
-            raise ServerFailure(qname, f"{where} answered {code}", server, message.rCode)
+            raise ServerFailure(
+                qname,
+                f"{where} answered {code} for {qname} {_typeName(rrtype)}",
+                server,
+                message.rCode,
+            )
         owner = qname.lower()
         minTTL = float("inf")
         records: list[Any] = []
