@@ -199,6 +199,8 @@ class _Outstanding:
     originalId: int
     origin: LSChannel | None
     target: IPv6Address
+    relayId: int = 0
+    """The request id of the peer's RELAY (copied into the RELAY back)."""
 
 
 @implementer(IChannelController)
@@ -424,7 +426,7 @@ class LSServer:
                 oldest = next(iter(self._relayedMessages))
                 del self._relayedMessages[oldest]
                 self._relayedProbes.pop(oldest, None)
-        peer.send(Relay(0, ma, message))
+        peer.send(Relay(self._rid(), ma, message))
         self.counters["relays_sent"] += 1
         return True
 
@@ -657,6 +659,23 @@ class LSServer:
     def _fromMA(self, channel: LSChannel, message: LSMessage) -> None:
         if isinstance(message, Heartbeat):
             address = message.maAddress
+            if message.maPort == 0 or address.is_unspecified or address.is_multicast:
+                # MNs would be sent to register there: not an MA's service
+                self.log.warn(
+                    "Heartbeat from {peer} with an unusable service address [{ma}]:{port}; "
+                    "refused",
+                    peer=channel.peerText(),
+                    ma=address,
+                    port=message.maPort,
+                )
+                channel.send(
+                    LSError(
+                        message.requestId,
+                        LSErrorCode.MALFORMED,
+                        f"[{address}]:{message.maPort} is not a usable mapping-service address",
+                    )
+                )
+                return
             current = self.maChannels.get(address)
             if current is not channel:
                 spoken = self._channelMAs.setdefault(channel, set())
@@ -715,7 +734,7 @@ class LSServer:
                     message.meanRTTus,
                     message.received,
                 )
-                out.origin.send(Relay(0, out.ma, reply))
+                out.origin.send(Relay(out.relayId, out.ma, reply))
         elif isinstance(message, LSError):
             self.log.info(
                 "MA {peer} reports error {code} for request {rid}: {text}",
@@ -797,13 +816,13 @@ class LSServer:
                 local = self.maChannels.get(message.ma)
                 if local is None:
                     channel.send(
-                        Relay(0, message.ma, RTTReply(inner.requestId, inner.target,
-                                                      RTTStatus.ERROR, 0, 0))
+                        Relay(message.requestId, message.ma,
+                              RTTReply(inner.requestId, inner.target, RTTStatus.ERROR, 0, 0))
                     )  # fmt: skip
                     return
                 rid = self._rid()
                 self._outstanding[rid] = _Outstanding(
-                    message.ma, inner.requestId, channel, inner.target
+                    message.ma, inner.requestId, channel, inner.target, message.requestId
                 )
                 local.send(RTTRequest(rid, inner.target, inner.count, inner.timeoutMs))
             else:

@@ -685,9 +685,52 @@ class MeshTests(SynchronousTestCase):
         """
         out, outT, inn, innT = self.pipe()
         self.shuttle((outT, inn), (innT, out))
-        inn.dataReceived(Relay(0, ma(9), RTTRequest(4, IPv6Address(MN))).encode())
+        inn.dataReceived(Relay(611, ma(9), RTTRequest(4, IPv6Address(MN))).encode())
         [relay] = frames(innT)
         self.assertEqual(relay.inner.status, RTTStatus.ERROR)
+        self.assertEqual((relay.requestId, relay.inner.requestId), (611, 4))
+
+    def test_relayedReplyCarriesRelayId(self) -> None:
+        """
+        The RELAY that carries an MA's RTT reply back to the peer copies
+        the request id of the peer's RELAY (and the inner reply the id of
+        the inner request), as every reply does.
+        """
+        out, outT, inn, innT = self.pipe()
+        self.shuttle((outT, inn), (innT, out))
+        maCh, maT = self.a.connect("MA")
+        self.a.heartbeat(maCh, 1, 1)
+        self.a.clock.advance(0)
+        innT.clear()
+        inn.dataReceived(Relay(610, ma(1), RTTRequest(4, IPv6Address(MN))).encode())
+        [probe] = frames(maT)
+        assert isinstance(probe, RTTRequest)
+        maCh.dataReceived(rtt(probe, RTTStatus.OK, 7000, 4))
+        [relay] = [f for f in frames(innT) if isinstance(f, Relay)]
+        self.assertEqual((relay.requestId, relay.inner.requestId), (610, 4))
+        assert isinstance(relay.inner, RTTReply)
+        self.assertEqual(relay.inner.meanRTTus, 7000)
+
+    def test_unusableServiceAddress(self) -> None:
+        """
+        A heartbeat naming port 0, the unspecified or a multicast address
+        as the MA's service is refused with MALFORMED: MNs would be sent
+        to register there.
+        """
+        maCh, maT = self.a.connect("MA")
+        for address, port in (
+            (ma(1), 0),
+            (IPv6Address("::"), 7001),
+            (IPv6Address("ff02::1"), 7001),
+        ):
+            maCh.dataReceived(Heartbeat(5, address, port, 1, 1, 0, 0, 10, 1).encode())
+            [error] = frames(maT)
+            assert isinstance(error, LSError)
+            self.assertEqual((error.code, error.requestId), (LSErrorCode.MALFORMED, 5))
+        self.assertEqual(self.a.server.maChannels, {})
+        self.assertIsNone(self.a.server.core.ma(ma(1)))
+        self.a.heartbeat(maCh, 1, 1)
+        self.assertIsNotNone(self.a.server.core.ma(ma(1)))
 
     def test_oneAddressPerMAChannel(self) -> None:
         """

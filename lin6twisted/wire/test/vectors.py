@@ -64,6 +64,7 @@ _STATIONARY = NodeID.fromString("1:4a00:0:1")
 _PREFIX = Prefix.fromString("2001:db8:100:1::/64")
 _LOC1 = IPv6Address("2001:db8:100:1:201:4a00:0:2")
 _LOC2 = IPv6Address("2001:db8:200:7:201:4a00:0:2")
+_STATIONARY_LOC2 = IPv6Address("2001:db8:200:7:1:4a00:0:1")
 
 VECTORS: dict[str, LSMessage | MappingMessage] = {
     "heartbeat": Heartbeat(
@@ -126,7 +127,7 @@ VECTORS: dict[str, LSMessage | MappingMessage] = {
     "register-pinned": Register(
         requestId=0x1001,
         nodeID=_STATIONARY,
-        locators=(IPv6Address("3ffe:501:808:4001:1:4a00:0:1"), _LOC2),
+        locators=(IPv6Address("3ffe:501:808:4001:1:4a00:0:1"), _STATIONARY_LOC2),
         lifetime=3600,
         keyID=2,
         sequence=42,
