@@ -343,26 +343,78 @@ class ReadOnlyLDAPServer(LDAPServer):  # type: ignore[misc]
     handle_LDAPDelRequest = _refuse
     handle_LDAPModifyRequest = _refuse
     handle_LDAPModifyDNRequest = _refuse
-    handle_LDAPExtendedRequest = _refuse
+
+    def handle_LDAPExtendedRequest(self, request: Any, controls: object, reply: object) -> None:
+        name = _text(getattr(request, "requestName", b"") or b"")
+        raise ldaperrors.LDAPUnwillingToPerform(
+            f"extended operation {name} is not supported (read-only directory)"
+        )
+
+    def getRootDSE(self, request: Any, reply: Any) -> Any:
+        """
+        The root DSE, advertising no extended operation (ldaptor's names
+        password modify, which a read-only directory refuses).
+        """
+        root = self.factory.root
+        reply(
+            pureldap.LDAPSearchResultEntry(
+                objectName="",
+                attributes=[
+                    ("supportedLDAPVersion", ["3"]),
+                    ("namingContexts", [root.dn.getText()]),
+                ],
+            )
+        )
+        return pureldap.LDAPSearchResultDone(resultCode=ldaperrors.Success.resultCode)
 
     def handle_LDAPSearchRequest(self, request: Any, controls: Any, reply: Any) -> Any:
+        try:
+            DistinguishedName(request.baseObject)
+        except Exception:
+            raise ldaperrors.LDAPInvalidDNSyntax(
+                f"invalid base DN {_text(request.baseObject)!r}"
+            ) from None
+        _checkFilter(request.filter)
+        # A filter on a value nobody may read evaluates to false, whatever
+        # the value: results never depend on a password (RFC 4513 6).
+        request.filter = _withoutHidden(request.filter)
         rootDSE = request.baseObject == b"" and request.scope == pureldap.LDAP_SCOPE_baseObject
         if self.factory.requireBind and self.boundUser is None and not rootDSE:
             raise ldaperrors.LDAPInsufficientAccessRights("bind first")
+        if rootDSE and _isPresent(request.filter, "objectclass"):
+            self.checkControls(controls)
+            return self.getRootDSE(request, reply)
+        limit = request.sizeLimit
+        sent = [0, False]
 
         def filtered(response: Any) -> None:
             if isinstance(response, pureldap.LDAPSearchResultEntry):
+                if limit and sent[0] >= limit:
+                    sent[1] = True
+                    return
+                sent[0] += 1
                 response.attributes = [
                     (name, values)
                     for name, values in response.attributes
-                    if _text(name).lower() != "userpassword"
+                    if _text(name).lower() not in _HIDDEN
                 ]
             reply(response)
 
+        def done(result: Any) -> Any:
+            if sent[1] and isinstance(result, pureldap.LDAPSearchResultDone):
+                return pureldap.LDAPSearchResultDone(
+                    resultCode=ldaperrors.LDAPSizeLimitExceeded.resultCode
+                )
+            return result
+
         candidates = self.factory.candidates(request.filter)
         if candidates is None or rootDSE:
-            return super().handle_LDAPSearchRequest(request, controls, filtered)
-        return self._indexedSearch(request, candidates, filtered)
+            result = super().handle_LDAPSearchRequest(request, controls, filtered)
+        else:
+            result = self._indexedSearch(request, candidates, filtered)
+        if isinstance(result, Deferred):
+            return result.addCallback(done)
+        return done(result)
 
     def _indexedSearch(self, request: Any, candidates: list[Any], reply: Any) -> Any:
         """
@@ -406,6 +458,69 @@ class ReadOnlyLDAPServer(LDAPServer):  # type: ignore[misc]
         if self.factory.requireBind and self.boundUser is None:
             raise ldaperrors.LDAPInsufficientAccessRights("bind first")
         return super().handle_LDAPCompareRequest(request, controls, reply)
+
+
+_HIDDEN: Final = frozenset({"userpassword"})
+"""Attributes never returned, compared or matched (lower case)."""
+
+_FALSE: Final = pureldap.LDAPFilter_and(
+    [
+        pureldap.LDAPFilter_present("objectClass"),
+        pureldap.LDAPFilter_not(pureldap.LDAPFilter_present("objectClass")),
+    ]
+)
+"""A filter no entry matches."""
+
+
+def _filterAttribute(item: Any) -> str | None:
+    """
+    The attribute a leaf filter item tests (lower case), or C{None}.
+    """
+    if isinstance(item, pureldap.LDAPFilter_present):
+        return _text(item.value).lower()
+    if isinstance(item, pureldap.LDAPFilter_substrings):
+        return _text(item.type).lower()
+    desc = getattr(item, "attributeDesc", None)
+    if desc is not None:
+        return _text(desc.value).lower()
+    return None
+
+
+def _withoutHidden(item: Any) -> Any:
+    """
+    C{item} with every test of a hidden attribute replaced by a filter that
+    matches nothing, so no result depends on a hidden value.
+    """
+    if isinstance(item, (pureldap.LDAPFilter_and, pureldap.LDAPFilter_or)):
+        return type(item)([_withoutHidden(part) for part in item])
+    if isinstance(item, pureldap.LDAPFilter_not):
+        return pureldap.LDAPFilter_not(_withoutHidden(item.value))
+    if _filterAttribute(item) in _HIDDEN:
+        return _FALSE
+    return item
+
+
+def _checkFilter(item: Any) -> None:
+    """
+    Refuse the filter items this directory cannot evaluate, with a clear
+    result instead of an internal error.
+
+    @raise ldaperrors.LDAPUnwillingToPerform: approximate or extensible
+        matches anywhere in the filter.
+    """
+    if isinstance(item, (pureldap.LDAPFilter_and, pureldap.LDAPFilter_or)):
+        for part in item:
+            _checkFilter(part)
+    elif isinstance(item, pureldap.LDAPFilter_not):
+        _checkFilter(item.value)
+    elif isinstance(item, pureldap.LDAPFilter_approxMatch):
+        raise ldaperrors.LDAPUnwillingToPerform("approximate matches (~=) are not supported")
+    elif isinstance(item, pureldap.LDAPFilter_extensibleMatch):
+        raise ldaperrors.LDAPUnwillingToPerform("extensible matches (:=) are not supported")
+
+
+def _isPresent(item: Any, attribute: str) -> bool:
+    return isinstance(item, pureldap.LDAPFilter_present) and _text(item.value).lower() == attribute
 
 
 INDEXED: Final = "lin6NodeID"

@@ -353,6 +353,10 @@ def search(
     return done
 
 
+def _t(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class _WalkingFactory(DirectoryServerFactory):
     """
     A server factory that never uses its index (the reference behaviour).
@@ -475,6 +479,66 @@ class ServerTests(SynchronousTestCase):
         names = {a[0].lower() for a in entries[0].attributes}
         self.assertIn(b"cn", names)
         self.assertNotIn(b"userpassword", names)
+
+    def test_userPasswordNotMatched(self) -> None:
+        """
+        A filter on C{userPassword} never reveals anything about its value:
+        every test of it is false, whatever the value (and its negation
+        true), so substring probes cannot recover the hash.
+        """
+        for filterText, count in (
+            ("(userPassword={SSHA}*)", 0),
+            ("(userPassword=*)", 0),
+            ("(&(cn=lin6-reader)(userPassword>=a))", 0),
+            ("(|(cn=nobody)(userPassword={SSHA}d*))", 0),
+            ("(&(cn=lin6-reader)(!(userPassword=x*)))", 1),
+        ):
+            for indexed in (True, False):
+                kind = DirectoryServerFactory if indexed else _WalkingFactory
+                client, pump = self.connect(factory=kind(loadLDIF(SAMPLE_LDIF)))
+                d = search(client, "dc=lin6,dc=example", filterText)
+                pump.flush()
+                code, entries = self.successResultOf(d)
+                self.assertEqual((code, len(entries)), (0, count), (filterText, indexed))
+
+    def test_badRequestsClear(self) -> None:
+        """
+        A malformed base DN is invalidDNSyntax and approximate or extensible
+        matches are unwillingToPerform, with a sentence (not an internal
+        error and a logged traceback).
+        """
+        client, pump = self.connect()
+        d = search(client, "notadn", "(objectClass=*)")
+        pump.flush()
+        self.assertEqual(self.successResultOf(d)[0], ldaperrors.LDAPInvalidDNSyntax.resultCode)
+        for filterText in ("(lin6ServiceLevel~=premium)", "(&(cn=x)(cn:caseExactMatch:=x))"):
+            d = search(client, "dc=lin6,dc=example", filterText)
+            pump.flush()
+            code, _ = self.successResultOf(d)
+            self.assertEqual(code, ldaperrors.LDAPUnwillingToPerform.resultCode, filterText)
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_walkSizeLimit(self) -> None:
+        """
+        A search the index cannot answer also stops at the size limit,
+        with sizeLimitExceeded.
+        """
+        _, walked = self.searchBoth("ou=subscribers,dc=lin6,dc=example", "(cn=*)", sizeLimit=2)
+        self.assertEqual(walked[0], ldaperrors.LDAPSizeLimitExceeded.resultCode)
+        self.assertEqual(len(walked[1]), 2)
+
+    def test_rootDSE(self) -> None:
+        """
+        The root DSE answers the usual query, C{(objectclass=*)} in any
+        case, and advertises no extended operation.
+        """
+        client, pump = self.connect(requireBind=True)
+        d = search(client, "", "(objectclass=*)", scope=pureldap.LDAP_SCOPE_baseObject)
+        pump.flush()
+        code, [entry] = self.successResultOf(d)
+        self.assertEqual(code, 0)
+        names = {_t(a[0]).lower() for a in entry.attributes}
+        self.assertEqual(names, {"supportedldapversion", "namingcontexts"})
 
     def test_writesRefused(self) -> None:
         """
