@@ -1013,7 +1013,9 @@ class LSServer:
                     "assigned_normal": st.assignedNormal,
                     "assigned_premium": st.assignedPremium,
                     "capacity": st.record.capacity,
-                    "boot_id": st.record.bootID,
+                    # 16 hex digits: a u64 as a JSON number loses precision
+                    # in most readers (as the MA's status writes it)
+                    "boot_id": f"{st.record.bootID:016x}",
                     "sequence": st.record.sequence,
                     "timer_s": round(st.deadline(s) - now, 3),
                     "via": st.via or "direct",

@@ -16,6 +16,7 @@ from typing import Any
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from lin6twisted._web import LeafPage
 from lin6twisted.ls.server import LSServer
 
 __all__ = ["DEFAULT_ROWS", "StatusResource", "metricsText"]
@@ -32,16 +33,28 @@ def metricsText(server: LSServer) -> str:
     lines = []
     for name, value in sorted({**core.counters, **server.counters}.items()):
         metric = f"lin6_ls_{name}_total"
-        lines += [f"# TYPE {metric} counter", f"{metric} {value}"]
+        lines += [
+            f"# HELP {metric} LS events since start: {name.replace('_', ' ')}.",
+            f"# TYPE {metric} counter",
+            f"{metric} {value}",
+        ]
     gauges = {
-        "mas": core.maSize,
-        "mas_active": core.activeMAs,
-        "history_entries": core.historySize,
-        "peers_up": sum(1 for link in server.peers.values() if link.up),
-        "pending_rounds": core.pendingRounds(),
+        "mas": (core.maSize, "MAs in the MA table."),
+        "mas_active": (core.activeMAs, "MAs whose heartbeat timer runs."),
+        "history_entries": (core.historySize, "Prefix -> MA answers in the history table."),
+        "peers_up": (
+            sum(1 for link in server.peers.values() if link.up),
+            "Peer LSs with a connection up.",
+        ),
+        "pending_rounds": (core.pendingRounds(), "MA selections waiting for RTT replies."),
     }
-    for name, value in gauges.items():
-        lines += [f"# TYPE lin6_ls_{name} gauge", f"lin6_ls_{name} {value}"]
+    for name, (value, text) in gauges.items():
+        lines += [
+            f"# HELP lin6_ls_{name} {text}",
+            f"# TYPE lin6_ls_{name} gauge",
+            f"lin6_ls_{name} {value}",
+        ]
+    lines.append("# HELP lin6_ls_ma_load_index Load index of each MA (users by weight).")
     lines.append("# TYPE lin6_ls_ma_load_index gauge")
     settings = server.settings
     for state in core.mas():
@@ -58,9 +71,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-class _JSON(Resource):
-    isLeaf = True
-
+class _JSON(LeafPage):
     def __init__(self, server: LSServer) -> None:
         super().__init__()
         self.lsServer = server
@@ -79,9 +90,7 @@ class _JSON(Resource):
         return json.dumps(self.lsServer.status(limit), indent=1).encode()
 
 
-class _Counters(Resource):
-    isLeaf = True
-
+class _Counters(LeafPage):
     def __init__(self, server: LSServer) -> None:
         super().__init__()
         self.lsServer = server
@@ -91,9 +100,7 @@ class _Counters(Resource):
         return json.dumps(self.lsServer.counterStatus()).encode()
 
 
-class _Metrics(Resource):
-    isLeaf = True
-
+class _Metrics(LeafPage):
     def __init__(self, server: LSServer) -> None:
         super().__init__()
         self.lsServer = server

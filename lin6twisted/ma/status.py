@@ -15,6 +15,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from lin6twisted._web import LeafPage
 from lin6twisted.directory import ServiceLevel
 from lin6twisted.ma.service import MappingAgent
 
@@ -63,7 +64,7 @@ def statusDocument(
     }
 
 
-class StatusResource(Resource):
+class StatusResource(LeafPage):
     """
     C{GET /status}: L{statusDocument} as JSON.
     """
@@ -82,7 +83,7 @@ class StatusResource(Resource):
         return json.dumps(doc, indent=1).encode()
 
 
-class MetricsResource(Resource):
+class MetricsResource(LeafPage):
     """
     C{GET /metrics}: Prometheus text exposition.
     """

@@ -42,15 +42,19 @@ from OpenSSL import SSL, crypto
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import wrapClientTLS
 from twisted.internet.interfaces import (
+    IDelayedCall,
     IListeningPort,
     IOpenSSLClientConnectionCreator,
     IOpenSSLServerConnectionCreator,
     IProtocolFactory,
+    IReactorTime,
     IStreamClientEndpoint,
     IStreamServerEndpoint,
 )
+from twisted.internet.protocol import connectionDone
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from lin6twisted.pki._certs import PKIError, Role, certificateRole, isCA
@@ -337,38 +341,115 @@ def clientContextFactory(
     return RoleCheckingCreator(settings, roles, server=False)
 
 
+HANDSHAKE_TIMEOUT: Final = 10.0
+"""Seconds a server gives a client to finish the TLS handshake."""
+
+
+class _HandshakeDeadline(TLSMemoryBIOProtocol):
+    """
+    A server-side TLS connection that is closed when the handshake has not
+    finished in time: a client that connects and says nothing (or stalls
+    mid-handshake) would otherwise hold a descriptor forever.
+    """
+
+    factory: _DeadlineFactory
+    _deadline: IDelayedCall | None = None
+
+    def makeConnection(self, transport: Any) -> None:
+        factory = self.factory
+        self._deadline = factory.clock.callLater(factory.handshakeTimeout, self._tooSlow)
+        super().makeConnection(transport)  # type: ignore[no-untyped-call]
+
+    def _tooSlow(self) -> None:
+        self._deadline = None
+        if self._handshakeDone:
+            return
+        log.warn(
+            "TLS handshake from {peer} not finished within {timeout} s; closing",
+            peer=_peerDescription(self),
+            timeout=self.factory.handshakeTimeout,
+        )
+        transport: Any = self.transport
+        transport.abortConnection()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+        super().connectionLost(reason)  # type: ignore[no-untyped-call]
+
+
+class _DeadlineFactory(TLSMemoryBIOFactory):
+    protocol = _HandshakeDeadline
+
+    def __init__(
+        self,
+        creator: IOpenSSLServerConnectionCreator,
+        wrapped: IProtocolFactory,
+        clock: IReactorTime,
+        handshakeTimeout: float,
+    ) -> None:
+        super().__init__(creator, False, wrapped, clock)
+        self.clock = clock
+        self.handshakeTimeout = handshakeTimeout
+
+
 @implementer(IStreamServerEndpoint)
 class TLSServerEndpoint:
     """
     A server endpoint that wraps every connection of another one in mutual
     TLS.  (Twisted has C{wrapClientTLS} for clients but nothing for
-    servers.)
+    servers.)  A connection whose handshake has not finished within
+    C{handshakeTimeout} seconds is closed.
     """
 
     def __init__(
-        self, wrapped: IStreamServerEndpoint, creator: IOpenSSLServerConnectionCreator
+        self,
+        wrapped: IStreamServerEndpoint,
+        creator: IOpenSSLServerConnectionCreator,
+        handshakeTimeout: float = HANDSHAKE_TIMEOUT,
+        clock: IReactorTime | None = None,
     ) -> None:
         self.wrapped = wrapped
         self.creator = creator
+        self.handshakeTimeout = handshakeTimeout
+        self.clock = clock
+
+    def factory(self, protocolFactory: IProtocolFactory) -> TLSMemoryBIOFactory:
+        """
+        The TLS-wrapping factory for C{protocolFactory}.
+        """
+        clock = self.clock
+        if clock is None:
+            from twisted.internet import reactor
+
+            clock = reactor
+        assert clock is not None
+        return _DeadlineFactory(self.creator, protocolFactory, clock, self.handshakeTimeout)
 
     def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
         """
         Listen on the wrapped endpoint with a TLS-wrapping factory.
         """
-        result: Deferred[IListeningPort] = self.wrapped.listen(
-            TLSMemoryBIOFactory(self.creator, False, protocolFactory)
-        )
+        result: Deferred[IListeningPort] = self.wrapped.listen(self.factory(protocolFactory))
         return result
 
 
 def tlsServerEndpoint(
-    wrapped: IStreamServerEndpoint, settings: TLSSettings, acceptRoles: Collection[Role]
+    wrapped: IStreamServerEndpoint,
+    settings: TLSSettings,
+    acceptRoles: Collection[Role],
+    handshakeTimeout: float = HANDSHAKE_TIMEOUT,
+    clock: IReactorTime | None = None,
 ) -> TLSServerEndpoint:
     """
     Wrap a server endpoint (e.g. from C{serverFromString(reactor,
-    "tcp6:7001")}) in mutual TLS accepting C{acceptRoles}.
+    "tcp6:7001")}) in mutual TLS accepting C{acceptRoles}; clients get
+    C{handshakeTimeout} seconds to finish the handshake.
     """
-    return TLSServerEndpoint(wrapped, serverContextFactory(settings, acceptRoles))
+    return TLSServerEndpoint(
+        wrapped, serverContextFactory(settings, acceptRoles), handshakeTimeout, clock
+    )
 
 
 def tlsClientEndpoint(

@@ -25,6 +25,8 @@ from twisted.internet.task import Clock
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.test.iosim import IOPump, connectedServerAndClient
 
+from lin6twisted.pki._tls import _DeadlineFactory
+
 __all__ = ["connectTLS"]
 
 _SERVER = IPv6Address("TCP", "2001:db8::1", 7001)
@@ -37,6 +39,7 @@ def connectTLS(
     clientCreator: IOpenSSLClientConnectionCreator,
     clientProtocol: Protocol,
     clock: Clock | None = None,
+    handshakeTimeout: float | None = None,
 ) -> IOPump:
     """
     Connect C{clientProtocol} to C{serverProtocol} through TLS (a
@@ -46,12 +49,21 @@ def connectTLS(
     global reactor: Twisted's TLS transport aggregates small writes with
     C{callLater(0)}, which the returned pump's C{flush()} runs.
 
+    @param handshakeTimeout: if given, the server side is the daemons' own
+        (L{TLSServerEndpoint}'s), which closes a connection whose handshake
+        has not finished within that many seconds of C{clock}.
     @return: the pump moving bytes between the two sides.
     """
     clock = clock if clock is not None else Clock()
-    serverFactory = TLSMemoryBIOFactory(
-        serverCreator, False, Factory.forProtocol(lambda: serverProtocol), clock
-    )
+    serverFactory: TLSMemoryBIOFactory
+    if handshakeTimeout is None:
+        serverFactory = TLSMemoryBIOFactory(
+            serverCreator, False, Factory.forProtocol(lambda: serverProtocol), clock
+        )
+    else:
+        serverFactory = _DeadlineFactory(
+            serverCreator, Factory.forProtocol(lambda: serverProtocol), clock, handshakeTimeout
+        )
     clientFactory = TLSMemoryBIOFactory(
         clientCreator, True, Factory.forProtocol(lambda: clientProtocol), clock
     )

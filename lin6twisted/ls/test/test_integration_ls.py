@@ -399,7 +399,7 @@ class MeshTests(TestCase):
         # The same LS then answers a valid request correctly.
         self.mas[1] = await self.connectMA(1, r1, bootID=2)
         await self.waitFor(
-            lambda: any(m["boot_id"] == 2 for m in r1.statusNow()["mas"]), 5, "MA 1 back"
+            lambda: any(m["boot_id"] == f"{2:016x}" for m in r1.statusNow()["mas"]), 5, "MA 1 back"
         )
         reply = await self.ask(r1, MOBILE_NORMAL)
         self.assertIsInstance(reply, MAReply, repr(reply))

@@ -429,12 +429,58 @@ class QueryTests(SynchronousTestCase):
         """
         resource = StatusResource(self.node.server)
         request = DummyRequest([b"status.json"])
+        request.postpath = []  # as after the site's traversal
         child = resource.getChildWithDefault(b"status.json", request)
         doc = json.loads(child.render(request))
         self.assertEqual(doc["mas"][0]["address"], str(ma(1)))
         self.assertIn("lin6_ls_heartbeats_total 1", metricsText(self.node.server))
+        self.assertRegex(doc["mas"][0]["boot_id"], "^[0-9a-f]{16}$")
         page = resource.render(DummyRequest([b""]))
         self.assertIn(b"2001:db8:ffff::1", page)
+
+    def test_metricsExposition(self) -> None:
+        """
+        Every metric family has a HELP and a TYPE line before its samples,
+        once, with a valid name.
+        """
+        text = metricsText(self.node.server)
+        helps: set[str] = set()
+        types: set[str] = set()
+        samples: set[str] = set()
+        for line in text.splitlines():
+            if line.startswith("# HELP "):
+                name = line.split()[2]
+                self.assertNotIn(name, helps)
+                self.assertNotIn(name, types)  # HELP comes first
+                helps.add(name)
+            elif line.startswith("# TYPE "):
+                name = line.split()[2]
+                self.assertIn(name, helps)
+                self.assertNotIn(name, types)
+                types.add(name)
+            else:
+                name = line.split("{")[0].split()[0]
+                self.assertRegex(name, "^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+                self.assertIn(name, types)
+                samples.add(line.rsplit(" ", 1)[0])
+        self.assertEqual(helps, types)
+        self.assertGreater(len(types), 10)
+
+    def test_noPagesBelowPages(self) -> None:
+        """
+        A path below a page (C{/metrics/x}) is 404, not the page again.
+        """
+        resource = StatusResource(self.node.server)
+        for name in (b"metrics", b"status.json", b"counters.json"):
+            request = DummyRequest([name, b"x"])
+            request.postpath = [b"x"]
+            child = resource.getChildWithDefault(name, request)
+            child.render(request)
+            self.assertEqual(request.responseCode, 404, name)
+            request = DummyRequest([name])
+            request.postpath = []
+            child.render(request)
+            self.assertNotEqual(request.responseCode, 404, name)
 
 
 class MeshTests(SynchronousTestCase):

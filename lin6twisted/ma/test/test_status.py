@@ -8,6 +8,7 @@ import json
 
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import getChildForRequest
 from twisted.web.test.requesthelper import DummyRequest
 
 from lin6twisted.directory import FakeDirectory, ServiceLevel
@@ -33,11 +34,22 @@ class StatusTests(SynchronousTestCase):
             self.agent, self.clock, lambda: {"connected": True, "heartbeats": 7}
         )
 
-    def get(self, path: bytes) -> bytes:
-        request = DummyRequest([path])
-        body = self.root.getChildWithDefault(path, request).render(request)
+    def get(self, *path: bytes) -> bytes:
+        request = DummyRequest(list(path))
+        body = getChildForRequest(self.root, request).render(request)  # as the site walks
         assert isinstance(body, bytes)
+        self.code = request.responseCode
         return body
+
+    def test_noPagesBelowPages(self) -> None:
+        """
+        A path below a page (C{/status/x}) is 404, not the page again.
+        """
+        for page in (b"status", b"metrics"):
+            self.get(page)
+            self.assertIn(self.code, (None, 200))
+            self.get(page, b"x")
+            self.assertEqual(self.code, 404)
 
     def test_status(self) -> None:
         """

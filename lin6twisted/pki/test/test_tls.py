@@ -10,13 +10,15 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL, crypto
+from twisted.internet.address import IPv6Address
 from twisted.internet.interfaces import (
     IHandshakeListener,
     IOpenSSLClientConnectionCreator,
     IOpenSSLServerConnectionCreator,
 )
-from twisted.internet.protocol import Protocol, connectionDone
-from twisted.internet.testing import EventLoggingObserver
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.internet.task import Clock
+from twisted.internet.testing import EventLoggingObserver, MemoryReactor, StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python.failure import Failure
@@ -37,6 +39,7 @@ from lin6twisted.pki import (
     peerRole,
     serverContextFactory,
 )
+from lin6twisted.pki._tls import TLSServerEndpoint
 from lin6twisted.pki.testing import connectTLS
 
 
@@ -313,6 +316,59 @@ class MutualTLSTests(TLSTestsMixin):
         A creator must accept at least one role.
         """
         self.assertRaises(ValueError, serverContextFactory, self.pki.settings("ls1"), [])
+
+
+class HandshakeDeadlineTests(TLSTestsMixin):
+    """
+    The daemons' TLS server side closes connections that do not finish the
+    handshake in time, and leaves finished ones alone.
+    """
+
+    def test_silentClientClosed(self) -> None:
+        """
+        A client that connects and sends nothing is cut off after the
+        handshake timeout, with a log line naming it.
+        """
+        clock = Clock()
+        endpoint = TLSServerEndpoint(
+            MemoryReactor(),  # type: ignore[arg-type]
+            serverContextFactory(self.pki.settings("ls1"), [Role.MA]),
+            handshakeTimeout=10.0,
+            clock=clock,
+        )
+        factory = endpoint.factory(Factory.forProtocol(lambda: Recorder(client=False)))
+        protocol = factory.buildProtocol(IPv6Address("TCP", "::1", 4444))
+        assert protocol is not None
+        transport = StringTransport(peerAddress=IPv6Address("TCP", "2001:db8::9", 4444))
+        protocol.makeConnection(transport)
+        clock.advance(9.9)
+        self.assertFalse(transport.disconnecting)
+        clock.advance(0.2)
+        self.assertTrue(transport.disconnecting)
+        [event] = [e for e in self.events if "not finished" in e.get("log_format", "")]
+        self.assertEqual(event["peer"], "[2001:db8::9]:4444")
+
+    def test_finishedHandshakeKept(self) -> None:
+        """
+        A connection whose handshake finished stays open past the timeout.
+        """
+        clock = Clock()
+        server, client = Recorder(client=False), Recorder(client=True)
+        pump = connectTLS(
+            serverContextFactory(self.pki.settings("ls1"), [Role.MA]),
+            server,
+            clientContextFactory(self.pki.settings("ma1"), Role.LS),
+            client,
+            clock=clock,
+            handshakeTimeout=10.0,
+        )
+        pump.flush()
+        self.assertTrue(server.handshakeDone)
+        clock.advance(60)
+        pump.flush()
+        self.assertIsNone(server.lostReason)
+        self.assertIsNone(client.lostReason)
+        self.assertEqual(clock.getDelayedCalls(), [])
 
 
 class PeerRoleTests(SynchronousTestCase):
