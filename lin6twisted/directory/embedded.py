@@ -384,15 +384,20 @@ class ReadOnlyLDAPServer(LDAPServer):  # type: ignore[misc]
         if rootDSE and _isPresent(request.filter, "objectclass"):
             self.checkControls(controls)
             return self.getRootDSE(request, reply)
+        # The size limit, for the tree walk (ldaptor ignores it) and the
+        # index alike: entries past it are not sent, and the search ends
+        # with sizeLimitExceeded.
         limit = request.sizeLimit
-        sent = [0, False]
+        sent = 0
+        exceeded = False
 
         def filtered(response: Any) -> None:
+            nonlocal sent, exceeded
             if isinstance(response, pureldap.LDAPSearchResultEntry):
-                if limit and sent[0] >= limit:
-                    sent[1] = True
+                if limit and sent >= limit:
+                    exceeded = True
                     return
-                sent[0] += 1
+                sent += 1
                 response.attributes = [
                     (name, values)
                     for name, values in response.attributes
@@ -401,7 +406,7 @@ class ReadOnlyLDAPServer(LDAPServer):  # type: ignore[misc]
             reply(response)
 
         def done(result: Any) -> Any:
-            if sent[1] and isinstance(result, pureldap.LDAPSearchResultDone):
+            if exceeded and isinstance(result, pureldap.LDAPSearchResultDone):
                 return pureldap.LDAPSearchResultDone(
                     resultCode=ldaperrors.LDAPSizeLimitExceeded.resultCode
                 )
@@ -420,21 +425,17 @@ class ReadOnlyLDAPServer(LDAPServer):  # type: ignore[misc]
         """
         Answer a search from the factory's index: the candidates whose DN
         is in the request's scope and that match its filter (ldaptor's own
-        matching), like the tree walk would, without walking the tree.
+        matching), like the tree walk would, without walking the tree (the
+        size limit is applied by C{reply}, as for the walk).
         """
         self.checkControls(None)
         base = DistinguishedName(request.baseObject)
         d = self.factory.root.lookup(base)
 
         def found(_: object) -> Any:
-            sent = 0
             for entry in candidates:
                 if not _inScope(entry.dn, base, request.scope) or not entry.match(request.filter):
                     continue
-                if request.sizeLimit and sent >= request.sizeLimit:
-                    return pureldap.LDAPSearchResultDone(
-                        resultCode=ldaperrors.LDAPSizeLimitExceeded.resultCode
-                    )
                 wanted = request.attributes
                 if wanted and b"*" not in wanted and "*" not in wanted:
                     attributes = [(k, entry.get(k)) for k in wanted if k in entry]
@@ -445,7 +446,6 @@ class ReadOnlyLDAPServer(LDAPServer):  # type: ignore[misc]
                         objectName=entry.dn.getText(), attributes=attributes
                     )
                 )
-                sent += 1
             return pureldap.LDAPSearchResultDone(resultCode=ldaperrors.Success.resultCode)
 
         d.addCallback(found)
@@ -453,7 +453,7 @@ class ReadOnlyLDAPServer(LDAPServer):  # type: ignore[misc]
         return d
 
     def handle_LDAPCompareRequest(self, request: Any, controls: Any, reply: Any) -> Any:
-        if _text(request.ava.attributeDesc.value).lower() == "userpassword":
+        if _text(request.ava.attributeDesc.value).lower() in _HIDDEN:
             raise ldaperrors.LDAPInsufficientAccessRights("userPassword cannot be compared")
         if self.factory.requireBind and self.boundUser is None:
             raise ldaperrors.LDAPInsufficientAccessRights("bind first")

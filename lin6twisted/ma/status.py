@@ -69,8 +69,6 @@ class StatusResource(LeafPage):
     C{GET /status}: L{statusDocument} as JSON.
     """
 
-    isLeaf = True
-
     def __init__(
         self, agent: MappingAgent, clock: IReactorTime, lsLink: Callable[[], dict[str, Any]]
     ) -> None:
@@ -87,8 +85,6 @@ class MetricsResource(LeafPage):
     """
     C{GET /metrics}: Prometheus text exposition.
     """
-
-    isLeaf = True
 
     def __init__(
         self, agent: MappingAgent, clock: IReactorTime, lsLink: Callable[[], dict[str, Any]]
